@@ -1,0 +1,68 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Tally",
+    platforms: [.macOS(.v15), .iOS(.v18)],
+    products: [
+        .library(name: "Tally", targets: ["Tally"]),
+        .library(name: "TallySQLite", targets: ["TallySQLite"]),
+        .executable(name: "tally", targets: ["tally"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // The core: events, validation, enrichment, the sink and store protocols,
+        // migrations as data, an in-memory store. It imports no storage backend.
+        .target(
+            name: "Tally",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The embedded default store on SQLite (GRDB).
+        .target(
+            name: "TallySQLite",
+            dependencies: [
+                "Tally",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Fixtures shared by the test suites and the benchmarks.
+        .target(
+            name: "TallyTesting",
+            dependencies: ["Tally"]
+        ),
+        .executableTarget(
+            name: "tally",
+            dependencies: [
+                "Tally",
+                "TallySQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "TallyTests",
+            dependencies: ["Tally", "TallyTesting"]
+        ),
+        .testTarget(
+            name: "TallySQLiteTests",
+            dependencies: [
+                "Tally", "TallySQLite", "TallyTesting",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // Runs the built `tally` executable as a user would.
+        .testTarget(
+            name: "TallyCLITests",
+            dependencies: ["tally", "Tally", "TallyTesting"]
+        ),
+    ]
+)

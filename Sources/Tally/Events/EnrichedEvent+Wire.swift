@@ -1,0 +1,132 @@
+import Crypto
+
+/// The Segment-shaped wire form of a `track` call, so Segment's and RudderStack's
+/// SDKs and Tally's own client speak the same JSON:
+///
+/// ```json
+/// {"type":"track","event":"task_created","properties":{"task_id":"t_1","command":"build"},
+///  "userId":"u_3f…","anonymousId":null,"messageId":"0192f0c1-…","timestamp":"2026-11-23T13:08:17.123456Z",
+///  "context":{"library":{"name":"tally-swift","version":"0.1.0"},"service":"api","sessionId":"s_9"}}
+/// ```
+///
+/// `service` and `sessionId` travel inside `context`, where Segment's schema leaves
+/// room for extensions.
+extension EnrichedEvent {
+    public var wireJSON: JSONObject {
+        var context = self.context.json
+        context["service"] = .string(service)
+        if let sessionID { context["sessionId"] = .string(sessionID) }
+        var object: JSONObject = [
+            "type": "track",
+            "event": .string(name),
+            "properties": .object(properties),
+            "messageId": .string(eventID.uuidString),
+            "timestamp": .string(timestamp.iso8601),
+            "receivedAt": .string(receivedAt.iso8601),
+            "context": .object(context),
+        ]
+        if let userID { object["userId"] = .string(userID) }
+        if let anonymousID { object["anonymousId"] = .string(anonymousID) }
+        return object
+    }
+
+    /// Decodes and validates one Segment-shaped `track` message.
+    ///
+    /// - Parameters:
+    ///   - receivedAt: when it arrived; used when the message has no `receivedAt`
+    ///     of its own, and for `timestamp` when that is missing.
+    ///   - defaultService: the service when `context.service` is absent (the
+    ///     server passes the write key's service).
+    public init(
+        wire object: JSONObject, receivedAt: Timestamp, defaultService: String = "default",
+        limits: EventLimits = .default, policy: PIIPolicy = .default
+    ) throws(EventValidationError) {
+        let eventName = object["event"]?.stringValue ?? ""
+        func fail(_ code: EventValidationError.Code, _ field: String, _ reason: String) -> EventValidationError {
+            EventValidationError(code: code, event: eventName, field: field, reason: reason)
+        }
+        if let type = object["type"], type.stringValue != "track" {
+            throw fail(.notAllowed, "type", "must be \"track\" for an event")
+        }
+        guard let nameValue = object["event"] else { throw fail(.missingField, "event", "is required: the event's name") }
+        guard case .string = nameValue else { throw fail(.wrongType, "event", "must be a string, not \(nameValue.typeName)") }
+        let properties: JSONObject
+        switch object["properties"] {
+        case nil, .null?: properties = [:]
+        case .object(let p)?: properties = p
+        case let other?: throw fail(.wrongType, "properties", "must be an object, not \(other.typeName)")
+        }
+        let payload = try EventPayload(name: eventName, properties: properties, limits: limits, policy: policy)
+
+        let eventID: EventID
+        switch object["messageId"] {
+        case nil, .null?: eventID = .generate(at: receivedAt)
+        case .string(let text)?: eventID = EventID(text) ?? .derived(fromMessageID: text)
+        case let other?: throw fail(.wrongType, "messageId", "must be a string, not \(other.typeName)")
+        }
+
+        func time(_ key: String) throws(EventValidationError) -> Timestamp? {
+            switch object[key] {
+            case nil, .null?: return nil
+            case .string(let text)?:
+                guard let t = Timestamp(iso8601: text) else {
+                    throw fail(.malformed, key, "must be an ISO-8601 date-time such as 2026-11-23T13:08:17.123Z")
+                }
+                return t
+            case let other?: throw fail(.wrongType, key, "must be an ISO-8601 string, not \(other.typeName)")
+            }
+        }
+        func identifier(_ key: String) throws(EventValidationError) -> String? {
+            switch object[key] {
+            case nil, .null?: return nil
+            case .string(let s)?: return s
+            case .int(let n)?: return String(n)
+            case let other?: throw fail(.wrongType, key, "must be a string, not \(other.typeName)")
+            }
+        }
+
+        var contextObject: JSONObject
+        switch object["context"] {
+        case nil, .null?: contextObject = [:]
+        case .object(let c)?: contextObject = c
+        case let other?: throw fail(.wrongType, "context", "must be an object, not \(other.typeName)")
+        }
+        func contextString(_ key: String) throws(EventValidationError) -> String? {
+            switch contextObject.removeValue(forKey: key) {
+            case nil, .null?: return nil
+            case .string(let s)?: return s
+            case let other?: throw fail(.wrongType, "context.\(key)", "must be a string, not \(other.typeName)")
+            }
+        }
+        let service = try contextString("service") ?? defaultService
+        let sessionID = try contextString("sessionId")
+
+        let arrived = try time("receivedAt") ?? receivedAt
+        self.init(
+            eventID: eventID,
+            payload: payload,
+            timestamp: try time("timestamp") ?? arrived,
+            receivedAt: arrived,
+            service: service,
+            userID: try identifier("userId"),
+            anonymousID: try identifier("anonymousId"),
+            sessionID: sessionID,
+            context: EventContext(json: contextObject)
+        )
+        try validateEnvelope(policy: policy)
+    }
+}
+
+extension EventID {
+    /// A stable id for a `messageId` that is not a UUID (some SDKs send other
+    /// shapes): the first 128 bits of its SHA-256, marked as a version-8 UUID. The
+    /// same message id always maps to the same event id, so dedupe still works.
+    public static func derived(fromMessageID messageID: String) -> EventID {
+        let digest = Array(SHA256.hash(data: Array(messageID.utf8)))
+        var high: UInt64 = 0
+        var low: UInt64 = 0
+        for i in 0..<8 { high = high << 8 | UInt64(digest[i]) }
+        for i in 8..<16 { low = low << 8 | UInt64(digest[i]) }
+        return EventID(high: high & ~0xF000 | 0x8000, low: low & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000)
+    }
+}

@@ -1,0 +1,64 @@
+/// An event as stores keep it: what was tracked plus who, when, where from, and
+/// the id that makes every retry of it the same event.
+public struct EnrichedEvent: Sendable, Hashable {
+    /// Generated once at track time (UUIDv7) and kept through every retry.
+    public var eventID: EventID
+    public var payload: EventPayload
+    /// When the event happened.
+    public var timestamp: Timestamp
+    /// When Tally first received it.
+    public var receivedAt: Timestamp
+    /// The service that produced it, e.g. `api`, `web`. At most 100 bytes.
+    public var service: String
+    /// A pseudonymous user id (see ``Pseudonymizer``), never a raw one.
+    public var userID: String?
+    public var anonymousID: String?
+    public var sessionID: String?
+    public var context: EventContext
+
+    public init(
+        eventID: EventID, payload: EventPayload, timestamp: Timestamp, receivedAt: Timestamp, service: String,
+        userID: String? = nil, anonymousID: String? = nil, sessionID: String? = nil, context: EventContext = EventContext()
+    ) {
+        self.eventID = eventID
+        self.payload = payload
+        self.timestamp = timestamp
+        self.receivedAt = receivedAt
+        self.service = service
+        self.userID = userID
+        self.anonymousID = anonymousID
+        self.sessionID = sessionID
+        self.context = context
+    }
+
+    /// The wire name, stored as `event_type`.
+    public var name: String { payload.name }
+    public var properties: JSONObject { payload.properties }
+
+    /// The `data` column of every store: properties and context.
+    public var data: JSONObject {
+        var data: JSONObject = ["properties": .object(properties)]
+        let context = context.json
+        if !context.isEmpty { data["context"] = .object(context) }
+        return data
+    }
+
+    /// Checks the envelope: service name, the shape of user, anonymous and session ids,
+    /// and that no id looks like personal data.
+    public func validateEnvelope(policy: PIIPolicy = .default) throws(EventValidationError) {
+        if let failure = FieldRule(.slug(maxLength: 100)).check(.string(service)) {
+            throw EventValidationError(code: failure.code, event: name, field: "service", reason: failure.reason)
+        }
+        for (field, value) in [("userId", userID), ("anonymousId", anonymousID), ("sessionId", sessionID)] {
+            guard let value else { continue }
+            if value.isEmpty || value.utf8.count > 128 || value.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
+                throw EventValidationError(code: .malformed, event: name, field: field,
+                                           reason: "must be 1 to 128 characters without spaces or control characters")
+            }
+            if let kind = policy.violation(inValue: value) {
+                throw EventValidationError(code: .personalData, event: name, field: field,
+                                           reason: "looks like \(kind); track a pseudonymous id instead (Pseudonymizer)", value: .string(value))
+            }
+        }
+    }
+}

@@ -1,0 +1,36 @@
+/// Where batches of events go: a store, or a transport to a collector.
+///
+/// A sink is idempotent on (`timestamp`, `event_id`): writing a batch again, whole
+/// or in part, stores each event once.
+public protocol EventSink: Sendable {
+    /// Stores `events` durably: when it returns, they survive a crash.
+    ///
+    /// - Returns: how many were newly stored (duplicates are skipped).
+    @discardableResult
+    func write(_ events: [EnrichedEvent]) async throws -> Int
+}
+
+/// A sink that can also be read: the raw event table of one backend.
+public protocol EventStore: EventSink {
+    /// How many events are stored.
+    func count() async throws -> Int
+
+    /// Stored events whose timestamp is in `range`, oldest first (ties by event id).
+    func events(in range: Range<Timestamp>, limit: Int) async throws -> [EnrichedEvent]
+
+    /// Events per UTC day and event type, oldest day first.
+    func dailyCounts() async throws -> [DailyEventCount]
+}
+
+/// How many events of one type were stored for one UTC day.
+public struct DailyEventCount: Sendable, Hashable {
+    public var day: Timestamp
+    public var eventType: String
+    public var count: Int
+
+    public init(day: Timestamp, eventType: String, count: Int) {
+        self.day = day
+        self.eventType = eventType
+        self.count = count
+    }
+}

@@ -1,0 +1,118 @@
+import ArgumentParser
+import Tally
+import TallySQLite
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate",
+        abstract: "Apply or inspect schema migrations.",
+        discussion: """
+            pre:      tables, indexes, policies; safe before a deploy.
+            post:     aggregates; after the deploy.
+            all:      pre, then post.
+            status:   applied and pending migrations per phase; flags edited ones.
+            dry-run:  print the SQL `all` would run; changes nothing.
+            """
+    )
+
+    enum Action: String, ExpressibleByArgument, CaseIterable {
+        case all, status, pre, post
+        case dryRun = "dry-run"
+    }
+
+    @Argument(help: "all | status | dry-run | pre | post")
+    var action: Action
+
+    @OptionGroup var options: DatabaseOptions
+
+    func run() async throws {
+        let path = try options.sqlitePath()
+        let migrations = SQLiteMigrations.all
+        switch action {
+        case .status:
+            let migrator = Migrator(migrations: migrations, target: SQLiteMigrationTarget.inspecting(path: path))
+            print(MigrationReport.status(try await migrator.status()))
+        case .dryRun:
+            let migrator = Migrator(migrations: migrations, target: SQLiteMigrationTarget.inspecting(path: path))
+            let status = try await migrator.status()
+            if let changed = status.entries.first(where: \.isChanged) {
+                throw CommandError("migration \(changed.id) was edited after it was applied; `migrate all` would refuse to run. Restore its original SQL and add a new migration instead.")
+            }
+            let pending = try await migrator.pending(phases: Set(Migration.Phase.allCases))
+            print(MigrationReport.dryRun(pending, database: status.database))
+        case .all, .pre, .post:
+            let phases: Set<Migration.Phase> = switch action {
+            case .pre: [.pre]
+            case .post: [.post]
+            default: [.pre, .post]
+            }
+            try await Self.migrate(path: path, phases: phases)
+        }
+    }
+
+    /// Applies `phases` to the SQLite file at `path`, printing each step.
+    static func migrate(path: String, phases: Set<Migration.Phase>, quiet: Bool = false) async throws {
+        let database = try SQLiteDatabase(path: path)
+        let migrator = Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database))
+        let applied: [Migration]
+        do {
+            applied = try await migrator.migrate(phases: phases) { migration in
+                if !quiet { print("applying \(migration.phase) \(migration.id)…") }
+            }
+        } catch let error as MigrationError {
+            throw CommandError(error.description)
+        }
+        try await database.checkpoint()
+        if !quiet {
+            let which = phases.count == 2 ? "all" : phases.first!.rawValue
+            print(applied.isEmpty
+                ? "SQLite \(path): up to date (\(which)), nothing to apply."
+                : "SQLite \(path): applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(which)).")
+        }
+    }
+}
+
+/// How migration status and plans are shown.
+enum MigrationReport {
+    static func status(_ status: MigrationStatus) -> String {
+        var lines = ["Database: \(status.database)", ""]
+        for phase in Migration.Phase.allCases {
+            let entries = status.entries.filter { $0.phase == phase }
+            lines.append("\(phase) phase:")
+            if entries.isEmpty { lines.append("  (no migrations)") }
+            var table = TextTable(["  state", "migration", "applied at"])
+            for entry in entries {
+                switch entry.state {
+                case .applied(let at): table.add(["  applied", entry.id, at.iso8601])
+                case .pending: table.add(["  PENDING", entry.id, ""])
+                case .changed(let recorded, let current, let at):
+                    table.add(["  CHANGED", entry.id, "\(at.iso8601)  recorded checksum \(recorded.prefix(12))…, now \(current.prefix(12))…"])
+                case .unknown(let at): table.add(["  UNKNOWN", entry.id, "\(at.iso8601)  (applied by a newer build?)"])
+                }
+            }
+            if !entries.isEmpty { lines.append(contentsOf: table.render().split(separator: "\n").dropFirst(2).map(String.init)) }
+            lines.append("")
+        }
+        lines.append("\(status.appliedCount) applied, \(status.pendingCount) pending, \(status.changedCount) changed.")
+        if status.changedCount > 0 {
+            lines.append("CHANGED migrations were edited after they ran: restore their original SQL and add a new migration.")
+        } else if status.pendingCount > 0 {
+            lines.append("Run `tally migrate all` to apply the pending ones (`tally migrate dry-run` shows their SQL).")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func dryRun(_ pending: [Migration], database: String) -> String {
+        guard !pending.isEmpty else { return "-- \(database): up to date; `tally migrate all` would run nothing." }
+        var lines = ["-- \(database): `tally migrate all` would run \(pending.count) migration(s), each in its own transaction.", ""]
+        for migration in pending {
+            lines.append("-- \(migration.id) (\(migration.phase) phase, checksum \(migration.checksum.prefix(12))…)")
+            lines.append("BEGIN IMMEDIATE;")
+            lines.append(migration.sql)
+            lines.append("COMMIT;")
+            lines.append("")
+        }
+        lines.append("-- Nothing was changed.")
+        return lines.joined(separator: "\n")
+    }
+}
