@@ -46,9 +46,9 @@ public enum EventValidator {
         try checkSize(name: name, properties: properties, limits: limits)
     }
 
-    /// Checks a typed catalogue event.
+    /// Checks a typed catalogue event, without building its properties.
     public static func check(_ event: AnalyticsEvent, policy: PIIPolicy = .default) throws(EventValidationError) {
-        try check(event.properties, against: event.schema, policy: policy)
+        try event.validateFields(policy: policy)
     }
 
     /// Checks an event name: non-empty, at most `maxNameLength` bytes, printable.

@@ -53,6 +53,20 @@ public struct PIIPolicy: Sendable, Hashable {
     /// The kind of personal data a string value looks like, if any.
     public func violation(inValue value: String) -> Kind? {
         guard isEnabled else { return nil }
+        // One pass without allocating rules out most values (ids, slugs, short
+        // text) before any detailed check runs.
+        var hasAt = false, hasSeparator = false, hasSpace = false, digits = 0
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "@"): hasAt = true
+            case UInt8(ascii: "."), UInt8(ascii: ":"): hasSeparator = true
+            case UInt8(ascii: " "): hasSpace = true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
+            default: break
+            }
+        }
+        let mayBeToken = value.utf8.count >= 16 || hasSpace
+        if !hasAt, !hasSeparator, !mayBeToken, digits < 7 { return nil }
         let bytes = Array(value.utf8)
         if kinds.contains(.email), Self.containsEmail(bytes) { return .email }
         if kinds.contains(.authToken), Self.looksLikeToken(value, bytes) { return .authToken }

@@ -1,0 +1,109 @@
+import Synchronization
+
+/// Records events without ever blocking, throwing or awaiting: `track` stamps the
+/// event (UUIDv7 id, time, service, user and session from the task's
+/// ``AnalyticsContext``) and appends it to a bounded buffer that the
+/// ``AnalyticsWorker`` drains. The worker validates each event before writing
+/// it; invalid ones are counted and reported through
+/// ``AnalyticsConfiguration/onInvalidEvent``, never thrown at the call site.
+///
+/// ```swift
+/// let pipeline = AnalyticsPipeline(configuration: .init(service: "api", sink: store))
+/// pipeline.client.track(.taskCreated(taskID: "t_1", command: "build"))
+/// // run pipeline.worker in your ServiceGroup
+/// ```
+public final class AnalyticsClient: Sendable {
+    private let buffer: EventBuffer
+    private let enabled: Atomic<Bool>
+    private let optedOutCount = Atomic<Int>(0)
+    private let service: String
+    private let context: EventContext
+
+    init(configuration: AnalyticsConfiguration, buffer: EventBuffer) {
+        self.buffer = buffer
+        self.enabled = Atomic(configuration.isEnabled)
+        self.service = configuration.service
+        self.context = configuration.context
+    }
+
+    /// Whether `track` records anything. Turning it off (the user opted out) makes
+    /// `track` a no-op; events already buffered are still written.
+    public var isEnabled: Bool {
+        get { enabled.load(ordering: .relaxed) }
+        set { enabled.store(newValue, ordering: .relaxed) }
+    }
+
+    /// Records a catalogue event.
+    ///
+    /// - Parameters:
+    ///   - userID: a pseudonymous id; defaults to the task's ``AnalyticsContext``.
+    ///   - timestamp: when it happened; defaults to now.
+    @inlinable
+    public func track(_ event: AnalyticsEvent, userID: String? = nil, timestamp: Timestamp? = nil) {
+        record(.catalogue(event), userID: userID, timestamp: timestamp)
+    }
+
+    /// Records an app-defined or custom event.
+    public func track(_ event: some TrackableEvent, userID: String? = nil, timestamp: Timestamp? = nil) {
+        record(event.payload, userID: userID, timestamp: timestamp)
+    }
+
+    @usableFromInline
+    func record(_ payload: EventPayload, userID: String?, timestamp: Timestamp?) {
+        guard enabled.load(ordering: .relaxed) else {
+            optedOutCount.add(1, ordering: .relaxed)
+            return
+        }
+        let scope = AnalyticsContext.current
+        let now = Timestamp.now()
+        let time = timestamp ?? now
+        let service = scope?.service ?? self.service
+        let context = self.context
+        buffer.append { random in
+            EnrichedEvent(
+                eventID: EventID.generate(at: time, using: &random),
+                payload: payload,
+                timestamp: time,
+                receivedAt: now,
+                service: service,
+                userID: userID ?? scope?.userID,
+                anonymousID: scope?.anonymousID,
+                sessionID: scope?.sessionID,
+                context: context)
+        }
+    }
+
+    /// What happened to tracked events so far, on the caller's side.
+    public var statistics: Statistics {
+        let counters = buffer.counters
+        return Statistics(buffered: counters.accepted, droppedBufferFull: counters.droppedFull,
+                          droppedAfterShutdown: counters.droppedAfterShutdown,
+                          ignoredOptedOut: optedOutCount.load(ordering: .relaxed), bufferDepth: buffer.count)
+    }
+
+    public struct Statistics: Sendable, Hashable {
+        /// Events accepted into the buffer.
+        public var buffered: Int
+        /// Events dropped because the buffer was full (see ``OverflowPolicy``).
+        public var droppedBufferFull: Int
+        /// Events tracked after the worker began shutting down.
+        public var droppedAfterShutdown: Int
+        /// Events not recorded because tracking was disabled.
+        public var ignoredOptedOut: Int
+        /// Events waiting in the buffer now.
+        public var bufferDepth: Int
+    }
+}
+
+/// A client and the worker that drains it, made from one configuration.
+public struct AnalyticsPipeline: Sendable {
+    public let client: AnalyticsClient
+    public let worker: AnalyticsWorker
+
+    public init(configuration: AnalyticsConfiguration) {
+        let buffer = EventBuffer(capacity: configuration.bufferCapacity, batchSize: configuration.batchSize,
+                                 overflowPolicy: configuration.overflowPolicy)
+        client = AnalyticsClient(configuration: configuration, buffer: buffer)
+        worker = AnalyticsWorker(configuration: configuration, buffer: buffer)
+    }
+}

@@ -1,0 +1,28 @@
+/// Who and where, for every event tracked inside a scope.
+///
+/// ```swift
+/// try await AnalyticsContext.$current.withValue(AnalyticsContext(userID: user, sessionID: session)) {
+///     client.track(.taskStarted(taskID: id))   // carries user and session
+/// }
+/// ```
+///
+/// Values given to `track` directly win over the context; the context wins over
+/// the client's configured service.
+public struct AnalyticsContext: Sendable, Hashable {
+    /// A pseudonymous user id (see ``Pseudonymizer``).
+    public var userID: String?
+    public var anonymousID: String?
+    public var sessionID: String?
+    /// Overrides the client's service for events tracked in this scope.
+    public var service: String?
+
+    public init(userID: String? = nil, anonymousID: String? = nil, sessionID: String? = nil, service: String? = nil) {
+        self.userID = userID
+        self.anonymousID = anonymousID
+        self.sessionID = sessionID
+        self.service = service
+    }
+
+    /// The context of the current task, if any.
+    @TaskLocal public static var current: AnalyticsContext?
+}

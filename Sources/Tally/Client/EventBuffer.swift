@@ -1,0 +1,169 @@
+import Synchronization
+
+/// The bounded buffer between `track` (many producers, synchronous) and the
+/// worker (one consumer, async). Every field is guarded by one `Mutex`; the
+/// worker's wake-up continuation is resumed outside it.
+final class EventBuffer: Sendable {
+    struct Counters: Sendable, Hashable {
+        var accepted = 0
+        var droppedFull = 0
+        var droppedAfterShutdown = 0
+    }
+
+    private struct State: ~Copyable {
+        var ring: RingBuffer<EnrichedEvent>
+        var counters = Counters()
+        var isShuttingDown = false
+        /// Set while the worker sleeps waiting for a full batch.
+        var waiter: CheckedContinuation<Void, Never>?
+        var wakeThreshold: Int
+        /// Event ids come from this generator, seeded once from the system's:
+        /// a system random call per event would cost a syscall.
+        var random: Xoshiro256
+    }
+
+    private let state: Mutex<State>
+    let capacity: Int
+    let overflowPolicy: OverflowPolicy
+
+    init(capacity: Int, batchSize: Int, overflowPolicy: OverflowPolicy) {
+        precondition(capacity > 0 && batchSize > 0, "capacity and batch size must be positive")
+        self.capacity = capacity
+        self.overflowPolicy = overflowPolicy
+        var seed = SystemRandomNumberGenerator()
+        state = Mutex(State(ring: RingBuffer(capacity: capacity), wakeThreshold: min(batchSize, capacity),
+                            random: Xoshiro256(seed: seed.next())))
+    }
+
+    /// Builds the event with a fresh id and appends it. Never blocks on anything
+    /// but the lock, never allocates beyond what the ring already holds.
+    ///
+    /// - Returns: `false` if the event was dropped.
+    @discardableResult
+    func append(_ make: (inout Xoshiro256) -> EnrichedEvent) -> Bool {
+        let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+            if state.isShuttingDown {
+                state.counters.droppedAfterShutdown += 1
+                return (false, nil)
+            }
+            if state.ring.isFull {
+                switch overflowPolicy {
+                case .dropNewest:
+                    state.counters.droppedFull += 1
+                    return (false, nil)
+                case .dropOldest:
+                    _ = state.ring.popFirst()
+                    state.counters.droppedFull += 1
+                }
+            }
+            state.ring.append(make(&state.random))
+            state.counters.accepted += 1
+            guard state.ring.count >= state.wakeThreshold, let waiter = state.waiter else { return (true, nil) }
+            state.waiter = nil
+            return (true, waiter)
+        }
+        waiter?.resume()
+        return accepted
+    }
+
+    /// Takes up to `max` events, oldest first.
+    func take(max: Int) -> [EnrichedEvent] {
+        state.withLock { state in state.ring.removeFirst(max) }
+    }
+
+    var count: Int { state.withLock { $0.ring.count } }
+    var counters: Counters { state.withLock { $0.counters } }
+    var isShuttingDown: Bool { state.withLock { $0.isShuttingDown } }
+
+    /// Waits until `threshold` events are buffered, shutdown begins, or the task is
+    /// cancelled, whichever comes first.
+    func waitForEvents(atLeast threshold: Int) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.ring.count >= threshold || state.isShuttingDown || Task.isCancelled { return true }
+                    state.wakeThreshold = threshold
+                    state.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            wake()
+        }
+    }
+
+    /// Wakes a waiting worker.
+    func wake() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            defer { state.waiter = nil }
+            return state.waiter
+        }
+        waiter?.resume()
+    }
+
+    /// From now on `append` drops (and counts) new events; the worker drains what is here.
+    func beginShutdown() {
+        state.withLock { $0.isShuttingDown = true }
+        wake()
+    }
+}
+
+/// A fixed-capacity FIFO over one preallocated array.
+struct RingBuffer<Element>: ~Copyable {
+    private var storage: [Element?]
+    private var head = 0
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        storage = Array(repeating: nil, count: capacity)
+    }
+
+    var isFull: Bool { count == storage.count }
+
+    mutating func append(_ element: Element) {
+        storage[(head + count) % storage.count] = element
+        count += 1
+    }
+
+    mutating func popFirst() -> Element? {
+        guard count > 0 else { return nil }
+        defer { storage[head] = nil; head = (head + 1) % storage.count; count -= 1 }
+        return storage[head]
+    }
+
+    mutating func removeFirst(_ n: Int) -> [Element] {
+        let taken = Swift.min(n, count)
+        var out: [Element] = []
+        out.reserveCapacity(taken)
+        for _ in 0..<taken { out.append(popFirst()!) }
+        return out
+    }
+}
+
+/// xoshiro256**: fast, good enough for the random bits of event ids, seeded from
+/// the system generator.
+struct Xoshiro256: RandomNumberGenerator, Sendable {
+    private var s0, s1, s2, s3: UInt64
+
+    init(seed: UInt64) {
+        var x = seed
+        func splitMix() -> UInt64 {
+            x &+= 0x9E37_79B9_7F4A_7C15
+            var z = x
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
+    }
+
+    mutating func next() -> UInt64 {
+        let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
+        let t = s1 << 17
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
+        s2 ^= t
+        s3 = s3 << 45 | s3 >> 19
+        return result
+    }
+}

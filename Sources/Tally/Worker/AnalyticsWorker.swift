@@ -1,0 +1,244 @@
+import Logging
+import ServiceLifecycle
+
+/// Drains the client's buffer into the sink: a batch when `batchSize` events are
+/// waiting or when `flushInterval` has passed, retried with exponential backoff
+/// and jitter. When the sink stays down, batches spill to the durable queue and
+/// are replayed in order once it recovers; while anything is queued, new batches
+/// queue behind it, so each producer's events arrive in order. On graceful
+/// shutdown it drains every buffered event before `run()` returns.
+///
+/// Run it in a `ServiceGroup`, registered after the store and before the server,
+/// so that it stops before the store closes.
+public final class AnalyticsWorker: Service, Sendable {
+    private let configuration: AnalyticsConfiguration
+    private let buffer: EventBuffer
+    private let metrics = PipelineMetrics()
+
+    init(configuration: AnalyticsConfiguration, buffer: EventBuffer) {
+        self.configuration = configuration
+        self.buffer = buffer
+    }
+
+    public func run() async throws {
+        var loop = DeliveryLoop(configuration: configuration, buffer: buffer, metrics: metrics)
+        await withGracefulShutdownHandler {
+            await loop.run()
+        } onGracefulShutdown: { [buffer] in
+            buffer.beginShutdown()
+        }
+    }
+}
+
+/// The worker's state, owned by its one task.
+private struct DeliveryLoop {
+    let configuration: AnalyticsConfiguration
+    let buffer: EventBuffer
+    let metrics: PipelineMetrics
+    var logger: Logger { configuration.logger }
+    let clock = ContinuousClock()
+    var random = SystemRandomNumberGenerator()
+    /// Set once the sink failed past the retry budget; cleared by a successful replay.
+    var sinkIsDown = false
+    var nextProbe: ContinuousClock.Instant
+    /// Whether the durable queue may hold entries.
+    var queueMayHoldEntries: Bool
+    var reportedCounters = EventBuffer.Counters()
+
+    init(configuration: AnalyticsConfiguration, buffer: EventBuffer, metrics: PipelineMetrics) {
+        self.configuration = configuration
+        self.buffer = buffer
+        self.metrics = metrics
+        self.nextProbe = clock.now
+        // A previous run may have left spilled events: replay them first.
+        self.queueMayHoldEntries = configuration.durableQueue != nil
+    }
+
+    mutating func run() async {
+        var lastFlush = clock.now
+        while true {
+            let shuttingDown = buffer.isShuttingDown || Task.isCancelled
+            if !shuttingDown {
+                let deadline = lastFlush.advanced(by: configuration.flushInterval)
+                let untilProbe = sinkIsDown || queueMayHoldEntries ? nextProbe : deadline
+                await waitForWork(until: min(deadline, untilProbe))
+            }
+            let intervalElapsed = clock.now >= lastFlush.advanced(by: configuration.flushInterval)
+            let draining = buffer.isShuttingDown || Task.isCancelled
+            // Full batches whenever they are ready; a partial one when the interval
+            // has passed or everything must go.
+            while buffer.count >= configuration.batchSize || ((intervalElapsed || draining) && buffer.count > 0) {
+                await deliver(buffer.take(max: configuration.batchSize), draining: draining)
+            }
+            if intervalElapsed { lastFlush = clock.now }
+            if queueMayHoldEntries, !draining || !sinkIsDown, clock.now >= nextProbe {
+                await replayQueue(draining: draining)
+            }
+            reportCounters()
+            if draining, buffer.count == 0 { break }
+        }
+        logger.debug("analytics worker drained and stopped")
+    }
+
+    /// Sleeps until a batch is ready, the deadline passes, or shutdown begins.
+    func waitForWork(until deadline: ContinuousClock.Instant) async {
+        guard deadline > clock.now else { return }
+        let buffer = self.buffer
+        let threshold = configuration.batchSize
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await buffer.waitForEvents(atLeast: threshold) }
+            group.addTask { try? await Task.sleep(until: deadline, clock: .continuous) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Validates a batch and gets it durable: into the sink, or into the durable
+    /// queue when the sink is down or events are already queued ahead of it.
+    mutating func deliver(_ batch: [EnrichedEvent], draining: Bool) async {
+        let events = validated(batch)
+        guard !events.isEmpty else { return }
+        metrics.tracked.increment(by: Int64(batch.count))
+        metrics.batchSize.record(events.count)
+
+        if configuration.durableQueue != nil, sinkIsDown || queueMayHoldEntries {
+            if await spill(events) { return }
+        }
+        let attempts = draining ? configuration.retry.attemptsDuringShutdown : configuration.retry.attemptsBeforeSpilling
+        var attempt = 0
+        while true {
+            if await write(events) { return }
+            attempt += 1
+            if attempt >= attempts {
+                if configuration.durableQueue != nil {
+                    sinkIsDown = true
+                    nextProbe = clock.now.advanced(by: configuration.retry.probeInterval)
+                    if await spill(events) { return }
+                }
+                if draining {
+                    metrics.droppedUndeliverable.increment(by: Int64(events.count))
+                    logger.error("analytics: dropping \(events.count) events at shutdown: the sink is down and no durable queue could take them")
+                    return
+                }
+            }
+            metrics.retries.increment()
+            let delay = configuration.retry.delay(forAttempt: min(attempt, 30), using: &random)
+            try? await Task.sleep(for: delay)
+        }
+    }
+
+    /// Writes to the sink once. Returns whether it succeeded.
+    mutating func write(_ events: [EnrichedEvent]) async -> Bool {
+        let start = clock.now
+        do {
+            try await configuration.sink.write(events)
+            metrics.writeLatency.recordNanoseconds(Int64((clock.now - start).components.attoseconds / 1_000_000_000 + (clock.now - start).components.seconds * 1_000_000_000))
+            metrics.written.increment(by: Int64(events.count))
+            configuration.onDurable?(events.map(\.eventID))
+            return true
+        } catch {
+            logger.warning("analytics: sink write of \(events.count) events failed: \(error)")
+            return false
+        }
+    }
+
+    /// Appends to the durable queue. Returns whether the events are now durable there.
+    mutating func spill(_ events: [EnrichedEvent]) async -> Bool {
+        guard let queue = configuration.durableQueue else { return false }
+        do {
+            try await queue.enqueue(events)
+            queueMayHoldEntries = true
+            metrics.spilled.increment(by: Int64(events.count))
+            configuration.onDurable?(events.map(\.eventID))
+            return true
+        } catch {
+            logger.error("analytics: the durable queue refused \(events.count) events: \(error)")
+            return false
+        }
+    }
+
+    /// Replays the durable queue into the sink, oldest first, removing each batch
+    /// only after the sink committed it. A failure marks the sink down until the
+    /// next probe.
+    mutating func replayQueue(draining: Bool) async {
+        guard let queue = configuration.durableQueue else { return }
+        while true {
+            let entries: [QueuedEvent]
+            do {
+                entries = try await queue.peek(limit: configuration.batchSize)
+            } catch {
+                logger.error("analytics: cannot read the durable queue: \(error)")
+                nextProbe = clock.now.advanced(by: configuration.retry.probeInterval)
+                return
+            }
+            if entries.isEmpty {
+                queueMayHoldEntries = false
+                sinkIsDown = false
+                return
+            }
+            do {
+                try await configuration.sink.write(entries.map(\.event))
+            } catch {
+                sinkIsDown = true
+                nextProbe = clock.now.advanced(by: configuration.retry.probeInterval)
+                try? await queue.recordFailedAttempt(entries.map(\.id), error: String(describing: error))
+                logger.info("analytics: sink still down; \(entries.count)+ events wait in the durable queue")
+                return
+            }
+            metrics.replayed.increment(by: Int64(entries.count))
+            metrics.written.increment(by: Int64(entries.count))
+            // The sink dedupes by event id, so a crash between write and remove
+            // only replays events it already has.
+            do {
+                try await queue.remove(entries.map(\.id))
+            } catch {
+                logger.error("analytics: cannot remove replayed events from the durable queue: \(error)")
+                return
+            }
+            if draining, buffer.count > 0 { return }
+        }
+    }
+
+    /// Events that pass validation; the rest are counted and reported.
+    func validated(_ batch: [EnrichedEvent]) -> [EnrichedEvent] {
+        var valid: [EnrichedEvent] = []
+        valid.reserveCapacity(batch.count)
+        for event in batch {
+            do {
+                try event.validate(limits: configuration.limits, policy: configuration.piiPolicy)
+                valid.append(event)
+            } catch {
+                metrics.invalid.increment()
+                configuration.logger.warning("analytics: invalid event not recorded: \(error)")
+                configuration.onInvalidEvent?(error)
+            }
+        }
+        return valid
+    }
+
+    mutating func reportCounters() {
+        let counters = buffer.counters
+        metrics.droppedBufferFull.increment(by: Int64(counters.droppedFull - reportedCounters.droppedFull))
+        metrics.droppedAfterShutdown.increment(by: Int64(counters.droppedAfterShutdown - reportedCounters.droppedAfterShutdown))
+        metrics.bufferDepth.record(buffer.count)
+        reportedCounters = counters
+    }
+}
+
+extension EnrichedEvent {
+    /// Everything the pipeline checks before writing: the payload against its
+    /// schema or the generic limits, and the envelope's ids.
+    public func validate(limits: EventLimits = .default, policy: PIIPolicy = .default) throws(EventValidationError) {
+        switch payload {
+        case .catalogue(let event):
+            try EventValidator.check(event, policy: policy)
+        case .custom(let name, let properties):
+            if let schema = AnalyticsEvent.schema(named: name) {
+                try EventValidator.check(properties, against: schema, policy: policy)
+            } else {
+                try EventValidator.checkCustom(name: name, properties: properties, limits: limits, policy: policy)
+            }
+        }
+        try validateEnvelope(policy: policy)
+    }
+}

@@ -1,0 +1,207 @@
+import Synchronization
+import Tally
+import TallyTesting
+import Testing
+
+@Suite("Client and worker")
+struct PipelineTests {
+    static func configuration(sink: any EventSink) -> AnalyticsConfiguration {
+        var configuration = AnalyticsConfiguration(service: "api", sink: sink)
+        configuration.retry.baseDelay = .milliseconds(1)
+        configuration.retry.maxDelay = .milliseconds(20)
+        return configuration
+    }
+
+    @Test("16 tasks tracking 100,000 events each: every event stored exactly once")
+    func concurrentProducers() async throws {
+        let store = MemoryEventStore()
+        let sink = FlakySink(wrapping: store)
+        var configuration = Self.configuration(sink: sink)
+        configuration.batchSize = 1_000
+        configuration.bufferCapacity = 1_600_000
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        let services = RunningServices([pipeline.worker])
+
+        await withTaskGroup(of: Void.self) { group in
+            for producer in 0..<16 {
+                group.addTask {
+                    for n in 0..<100_000 {
+                        pipeline.client.track(.taskStarted(taskID: "t_\(producer)_\(n)"))
+                        // App code suspends now and then; this keeps the test from
+                        // starving every other task on the cooperative pool.
+                        if n % 1_000 == 0 { await Task.yield() }
+                    }
+                }
+            }
+        }
+        try await services.shutDown()
+
+        #expect(pipeline.client.statistics.buffered == 1_600_000)
+        #expect(pipeline.client.statistics.droppedBufferFull == 0)
+        // Ids are unique per tracked event and the store keeps one row per id:
+        // 1.6M rows means none lost; 1.6M writes means none written twice.
+        #expect(try await store.count() == 1_600_000)
+        #expect(sink.arrivals.count == 1_600_000)
+    }
+
+    @Test("graceful shutdown with 50,000 buffered events writes them all before run() returns")
+    func shutdownDrains() async throws {
+        let store = MemoryEventStore()
+        var configuration = Self.configuration(sink: store)
+        configuration.batchSize = 100_000
+        configuration.flushInterval = .seconds(3_600)
+        configuration.bufferCapacity = 60_000
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        let services = RunningServices([pipeline.worker])
+
+        for n in 0..<50_000 {
+            pipeline.client.track(.pageView(path: "/p/\(n)"))
+        }
+        #expect(try await store.count() == 0, "nothing is due before the batch fills or the interval passes")
+        try await services.shutDown()
+
+        #expect(try await store.count() == 50_000)
+        // After shutdown the client refuses new events, and counts them.
+        pipeline.client.track(.authLogout)
+        #expect(pipeline.client.statistics.droppedAfterShutdown == 1)
+    }
+
+    @Test("a partial batch is written once the flush interval passes")
+    func intervalFlush() async throws {
+        let store = MemoryEventStore()
+        var configuration = Self.configuration(sink: store)
+        configuration.flushInterval = .milliseconds(200)
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        let services = RunningServices([pipeline.worker])
+
+        for _ in 0..<5 { pipeline.client.track(.authLogout) }
+        let flushed = try await eventually(timeout: .seconds(10)) { try await store.count() == 5 }
+        #expect(flushed, "the interval flush wrote the partial batch while the worker kept running")
+        try await services.shutDown()
+    }
+
+    @Test("opting out makes track a no-op; opting back in records again")
+    func optOut() async throws {
+        let store = MemoryEventStore()
+        let pipeline = AnalyticsPipeline(configuration: Self.configuration(sink: store))
+        let services = RunningServices([pipeline.worker])
+
+        pipeline.client.isEnabled = false
+        for _ in 0..<10 { pipeline.client.track(.authLogout) }
+        pipeline.client.isEnabled = true
+        pipeline.client.track(.authCodeVerified)
+        try await services.shutDown()
+
+        #expect(pipeline.client.statistics.ignoredOptedOut == 10)
+        let stored = try await store.events(in: Timestamp(microsecondsSinceEpoch: 0)..<Timestamp.now().adding(days: 1), limit: 100)
+        #expect(stored.map(\.name) == ["auth_code_verified"])
+    }
+
+    @Test("invalid events never reach the sink and are reported, naming the field")
+    func invalidEventsReported() async throws {
+        let store = MemoryEventStore()
+        let reported = Mutex<[EventValidationError]>([])
+        var configuration = Self.configuration(sink: store)
+        configuration.onInvalidEvent = { error in reported.withLock { $0.append(error) } }
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        let services = RunningServices([pipeline.worker])
+
+        pipeline.client.track(.apiRequest(method: "GET", route: "/v1/tasks", statusCode: 700, durationMs: 3))
+        pipeline.client.track(.applicationError(errorType: "MailError", severity: .error, message: "bounce for jane@example.com"))
+        pipeline.client.track(.apiRequest(method: "GET", route: "/v1/tasks", statusCode: 200, durationMs: 3))
+        pipeline.client.track(CustomEvent("report_exported", properties: ["format": "csv"]))
+        try await services.shutDown()
+
+        let errors = reported.withLock { $0 }
+        #expect(errors.map(\.field) == ["properties.status_code", "properties.message"])
+        #expect(errors.map(\.code) == [.outOfRange, .personalData])
+        #expect(try await store.count() == 2)
+    }
+
+    @Test("events tracked inside AnalyticsContext carry its user, session and service")
+    func taskLocalContext() async throws {
+        let store = MemoryEventStore()
+        let pipeline = AnalyticsPipeline(configuration: Self.configuration(sink: store))
+        let services = RunningServices([pipeline.worker])
+
+        let scope = AnalyticsContext(userID: "u_42", sessionID: "s_7", service: "worker")
+        await AnalyticsContext.$current.withValue(scope) {
+            pipeline.client.track(.taskStarted(taskID: "t_1"))
+            await Task.yield()
+            pipeline.client.track(.taskCompleted(taskID: "t_1", durationMs: 5), userID: "u_override")
+        }
+        pipeline.client.track(.authLogout)
+        try await services.shutDown()
+
+        let stored = try await store.events(in: Timestamp(microsecondsSinceEpoch: 0)..<Timestamp.now().adding(days: 1), limit: 10)
+            .sorted { $0.receivedAt < $1.receivedAt }
+        #expect(stored.map(\.userID) == ["u_42", "u_override", nil])
+        #expect(stored.map(\.sessionID) == ["s_7", "s_7", nil])
+        #expect(stored.map(\.service) == ["worker", "worker", "api"])
+        #expect(stored.allSatisfy { $0.eventID.version == 7 && $0.context.libraryName == "tally-swift" })
+    }
+
+    @Test("a full buffer applies the overflow policy and counts what it drops", arguments: [OverflowPolicy.dropNewest, .dropOldest])
+    func overflow(policy: OverflowPolicy) async throws {
+        let store = MemoryEventStore()
+        var configuration = Self.configuration(sink: store)
+        configuration.bufferCapacity = 10
+        configuration.overflowPolicy = policy
+        configuration.batchSize = 1_000
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+
+        // The worker is not running yet, so nothing drains the buffer.
+        for n in 0..<15 { pipeline.client.track(.pageView(path: "/\(n)")) }
+        #expect(pipeline.client.statistics.droppedBufferFull == 5)
+
+        let services = RunningServices([pipeline.worker])
+        try await services.shutDown()
+        let paths = try await store.events(in: Timestamp(microsecondsSinceEpoch: 0)..<Timestamp.now().adding(days: 1), limit: 100)
+            .sorted { $0.receivedAt < $1.receivedAt }
+            .compactMap { $0.properties["path"]?.stringValue }
+        #expect(paths == (policy == .dropNewest ? (0..<10) : (5..<15)).map { "/\($0)" })
+    }
+
+    @Test("transient sink failures are retried with backoff and nothing is lost or doubled")
+    func retriesTransientFailures() async throws {
+        let store = MemoryEventStore()
+        let sink = FlakySink(wrapping: store)
+        sink.failNext(3)
+        var configuration = Self.configuration(sink: sink)
+        configuration.batchSize = 10
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        let services = RunningServices([pipeline.worker])
+
+        for n in 0..<100 { pipeline.client.track(.pageView(path: "/\(n)")) }
+        let delivered = try await eventually { try await store.count() == 100 }
+        try await services.shutDown()
+
+        #expect(delivered)
+        #expect(sink.failedWrites == 3)
+        #expect(Set(sink.arrivals).count == sink.arrivals.count)
+    }
+
+    @Test("a failing sink never affects the caller of track")
+    func failingSinkDoesNotBlockTrack() async throws {
+        let sink = FlakySink(wrapping: MemoryEventStore())
+        sink.isDown = true
+        var configuration = Self.configuration(sink: sink)
+        configuration.batchSize = 10
+        configuration.bufferCapacity = 1_000
+        configuration.retry.attemptsDuringShutdown = 1
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        let services = RunningServices([pipeline.worker])
+
+        let clock = ContinuousClock()
+        let elapsed = clock.measure {
+            for n in 0..<5_000 { pipeline.client.track(.pageView(path: "/\(n)")) }
+        }
+        // Not a timing assertion on speed: the calls returned while the sink was down,
+        // and the buffer bounded what they could hold.
+        #expect(elapsed < .seconds(60))
+        let statistics = pipeline.client.statistics
+        #expect(statistics.buffered + statistics.droppedBufferFull == 5_000)
+        #expect(statistics.bufferDepth <= 1_000)
+        try await services.shutDown()
+    }
+}
