@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Tally", targets: ["Tally"]),
         .library(name: "TallySQLite", targets: ["TallySQLite"]),
+        .library(name: "TallyDevice", targets: ["TallyDevice"]),
         .executable(name: "tally", targets: ["tally"]),
     ],
     dependencies: [
@@ -38,6 +39,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The system zlib, for gzip request bodies.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // Device mode: the offline-first queue's use cases and the HTTP flush to a collector.
+        .target(
+            name: "TallyDevice",
+            dependencies: [
+                "Tally", "TallySQLite", "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Fixtures shared by the test suites and the benchmarks.
         .target(
             name: "TallyTesting",
@@ -53,6 +66,7 @@ let package = Package(
                 "TallySQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(
@@ -67,6 +81,13 @@ let package = Package(
             dependencies: [
                 "Tally", "TallySQLite", "TallyTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .testTarget(
+            name: "TallyDeviceTests",
+            dependencies: [
+                "Tally", "TallySQLite", "TallyDevice", "TallyTesting", "CZlib",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -73,6 +73,24 @@ public final class AnalyticsClient: Sendable {
         }
     }
 
+    /// Hands already-stamped events (an import, a replay, generated demo traffic)
+    /// to the worker, keeping their ids and times. Unlike `track`, it waits while
+    /// the buffer is full rather than dropping: importers want backpressure.
+    /// The opt-out applies.
+    ///
+    /// - Returns: how many were accepted; fewer than given if the worker began
+    ///   shutting down or tracking is disabled.
+    @discardableResult
+    public func submit(_ events: some Sequence<EnrichedEvent>) async -> Int {
+        guard isEnabled else { return 0 }
+        var accepted = 0
+        for event in events {
+            guard await buffer.appendWaitingForSpace(event) else { break }
+            accepted += 1
+        }
+        return accepted
+    }
+
     /// What happened to tracked events so far, on the caller's side.
     public var statistics: Statistics {
         let counters = buffer.counters

@@ -16,6 +16,8 @@ final class EventBuffer: Sendable {
         var isShuttingDown = false
         /// Set while the worker sleeps waiting for a full batch.
         var waiter: CheckedContinuation<Void, Never>?
+        /// Importers waiting for room (see `appendWaitingForSpace`).
+        var spaceWaiters: [CheckedContinuation<Void, Never>] = []
         var wakeThreshold: Int
         /// Event ids come from this generator, seeded once from the system's:
         /// a system random call per event would cost a syscall.
@@ -68,7 +70,42 @@ final class EventBuffer: Sendable {
 
     /// Takes up to `max` events, oldest first.
     func take(max: Int) -> [EnrichedEvent] {
-        state.withLock { state in state.ring.removeFirst(max) }
+        let (events, waiters) = state.withLock { state in
+            let events = state.ring.removeFirst(max)
+            let waiters = state.spaceWaiters
+            state.spaceWaiters.removeAll()
+            return (events, waiters)
+        }
+        for waiter in waiters { waiter.resume() }
+        return events
+    }
+
+    /// Appends an already-stamped event, waiting while the buffer is full instead
+    /// of applying the overflow policy: backpressure for imports and replays.
+    ///
+    /// - Returns: `false` if shutdown began before there was room.
+    func appendWaitingForSpace(_ event: EnrichedEvent) async -> Bool {
+        while true {
+            let outcome = state.withLock { state -> (done: Bool, accepted: Bool, waiter: CheckedContinuation<Void, Never>?) in
+                if state.isShuttingDown { return (true, false, nil) }
+                if state.ring.isFull { return (false, false, nil) }
+                state.ring.append(event)
+                state.counters.accepted += 1
+                guard state.ring.count >= state.wakeThreshold, let waiter = state.waiter else { return (true, true, nil) }
+                state.waiter = nil
+                return (true, true, waiter)
+            }
+            outcome.waiter?.resume()
+            if outcome.done { return outcome.accepted }
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if !state.ring.isFull || state.isShuttingDown { return true }
+                    state.spaceWaiters.append(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        }
     }
 
     var count: Int { state.withLock { $0.ring.count } }
@@ -104,7 +141,12 @@ final class EventBuffer: Sendable {
 
     /// From now on `append` drops (and counts) new events; the worker drains what is here.
     func beginShutdown() {
-        state.withLock { $0.isShuttingDown = true }
+        let waiters = state.withLock { state in
+            state.isShuttingDown = true
+            defer { state.spaceWaiters.removeAll() }
+            return state.spaceWaiters
+        }
+        for waiter in waiters { waiter.resume() }
         wake()
     }
 }

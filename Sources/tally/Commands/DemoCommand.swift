@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
 import Tally
 import TallySQLite
 
@@ -46,46 +49,65 @@ struct DemoCommand: AsyncParsableCommand {
         let store = SQLiteEventStore(database: database)
         let before = try await store.count()
 
-        var configuration = DemoTraffic.Configuration(end: end.flatMap { Timestamp(iso8601: $0) } ?? .now())
-        configuration.users = users
-        configuration.days = days
-        configuration.seed = seed
-        let traffic = DemoTraffic(configuration: configuration)
+        var trafficConfiguration = DemoTraffic.Configuration(end: end.flatMap { Timestamp(iso8601: $0) } ?? .now())
+        trafficConfiguration.users = users
+        trafficConfiguration.days = days
+        trafficConfiguration.seed = seed
+        let traffic = DemoTraffic(configuration: trafficConfiguration)
+
+        // The same path as an app's events: client → buffer → worker → store.
+        let durable = DurableCounter()
+        var configuration = AnalyticsConfiguration(service: "demo", sink: store)
+        configuration.batchSize = batchSize
+        configuration.bufferCapacity = max(10_000, batchSize * 10)
+        configuration.flushInterval = .milliseconds(250)
+        configuration.onDurable = { ids in durable.add(ids.count) }
+        configuration.logger.logLevel = .error
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        var logger = Logger(label: "tally.demo")
+        logger.logLevel = .error
+        let services = ServiceGroup(configuration: .init(
+            services: [pipeline.worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
 
         FileHandle.standardError.write(Data("Generating \(days) days of traffic for \(Format.count(users)) users into SQLite \(path)…\n".utf8))
         let progress = ProgressBar(total: traffic.estimatedEventsPerDay * days, unit: "events")
         let clock = ContinuousClock()
+        let started = clock.now
         var generated = 0
-        var stored = 0
         var generating = Duration.zero
-        var writing = Duration.zero
-        for day in 0..<days {
-            let start = clock.now
-            let events = traffic.events(forDay: day)
-            generating += clock.now - start
-            var offset = 0
-            while offset < events.count {
-                let batch = Array(events[offset..<min(offset + batchSize, events.count)])
-                let writeStart = clock.now
-                stored += try await store.write(batch)
-                writing += clock.now - writeStart
-                offset += batch.count
-                progress.update(generated + offset)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await services.run() }
+            for day in 0..<days {
+                let start = clock.now
+                let events = traffic.events(forDay: day)
+                generating += clock.now - start
+                generated += events.count
+                var offset = 0
+                while offset < events.count {
+                    let chunk = events[offset..<min(offset + batchSize, events.count)]
+                    let accepted = await pipeline.client.submit(chunk)
+                    offset += chunk.count
+                    progress.update(durable.value)
+                    if accepted < chunk.count { break }
+                }
             }
-            generated += events.count
+            await services.triggerGracefulShutdown()
+            try await tasks.waitForAll()
         }
-        progress.finish(generated)
+        let elapsed = clock.now - started
+        progress.finish(durable.value)
         try await database.checkpoint()
 
         try await printSummary(store: store, traffic: traffic)
         let total = try await store.count()
+        let stored = total - before
         print("""
 
-            Generated \(Format.count(generated)) events in \(String(format: "%.2f", generating.seconds)) s \
+            Generated \(Format.count(generated)) events in \(String(format: "%.2f", generating.seconds)) s of CPU \
             (\(Format.count(Int(Double(generated) / max(generating.seconds, 1e-9)))) events/s).
-            Stored \(Format.count(stored)) new events in \(String(format: "%.2f", writing.seconds)) s \
-            (\(Format.count(Int(Double(generated) / max(writing.seconds, 1e-9)))) events/s, batches of \(batchSize), durable).
-            \(generated - stored == 0 ? "" : "\(Format.count(generated - stored)) were already stored (same seed and days as before): skipped by id.\n")\
+            Stored \(Format.count(stored)) new events through client → worker → SQLite in \(String(format: "%.2f", elapsed.seconds)) s \
+            (\(Format.count(Int(Double(durable.value) / max(elapsed.seconds, 1e-9)))) events/s durable, batches of \(batchSize)).
+            \(generated - stored == 0 ? "" : "\(Format.count(generated - stored)) were already stored (same seed, days and end as before): skipped by id.\n")\
             Database: \(path), \(Format.count(total)) events (\(Format.count(before)) before), \
             \(Format.bytes(database.fileSize())), \(total > 0 ? "\(database.fileSize() / Int64(total)) bytes/event" : "empty").
             """)
@@ -112,4 +134,11 @@ struct DemoCommand: AsyncParsableCommand {
         print("Events stored per day and family:")
         print(table.render())
     }
+}
+
+/// Counts events the worker reports durable, for the progress bar.
+private final class DurableCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    func add(_ n: Int) { count.add(n, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }
