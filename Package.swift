@@ -91,10 +91,23 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // Runs the built `tally` executable as a user would.
+        // A process the crash test kills with SIGKILL (see TallyCLITests).
+        .executableTarget(
+            name: "tally-crash-probe",
+            dependencies: [
+                "Tally", "TallySQLite",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Sources/TallyCrashProbe"
+        ),
+        // Runs the built executables as a user (or a crash) would.
         .testTarget(
             name: "TallyCLITests",
-            dependencies: ["tally", "Tally", "TallyTesting"]
+            dependencies: [
+                "tally", "tally-crash-probe", "Tally", "TallySQLite", "TallyTesting",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
     ]
 )
