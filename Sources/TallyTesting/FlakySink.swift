@@ -55,9 +55,10 @@ public final class FlakySink: EventSink {
     }
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes.
+/// Polls `condition` every 10 ms until it holds or `timeout` passes. The default
+/// is generous: the test suite runs in parallel on a 2-core machine.
 /// - Returns: whether it held.
-public func eventually(timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async rethrows -> Bool {
+public func eventually(timeout: Duration = .seconds(90), _ condition: () async throws -> Bool) async rethrows -> Bool {
     let deadline = ContinuousClock.now.advanced(by: timeout)
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

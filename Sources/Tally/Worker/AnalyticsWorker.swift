@@ -104,18 +104,21 @@ private struct DeliveryLoop {
         if configuration.durableQueue != nil, sinkIsDown || queueMayHoldEntries {
             if await spill(events) { return }
         }
-        let attempts = draining ? configuration.retry.attemptsDuringShutdown : configuration.retry.attemptsBeforeSpilling
         var attempt = 0
         while true {
             if await write(events) { return }
             attempt += 1
+            // Shutdown may begin while a batch is being retried: from then on the
+            // shorter shutdown budget applies, so `run()` always returns.
+            let shuttingDown = draining || buffer.isShuttingDown || Task.isCancelled
+            let attempts = shuttingDown ? configuration.retry.attemptsDuringShutdown : configuration.retry.attemptsBeforeSpilling
             if attempt >= attempts {
                 if configuration.durableQueue != nil {
                     sinkIsDown = true
                     nextProbe = clock.now.advanced(by: configuration.retry.probeInterval)
                     if await spill(events) { return }
                 }
-                if draining {
+                if shuttingDown {
                     metrics.droppedUndeliverable.increment(by: Int64(events.count))
                     logger.error("analytics: dropping \(events.count) events at shutdown: the sink is down and no durable queue could take them")
                     return

@@ -7,7 +7,7 @@ import Tally
 /// PostgreSQL's `timestamptz` has, so both backends hold the same values
 /// (`datetime(timestamp / 1e6, 'unixepoch')` shows one).
 public enum SQLiteMigrations {
-    public static let all: [Migration] = [createEvents, createQueue, createSettings]
+    public static let all: [Migration] = [createEvents, createQueue, createSettings, createDirtyDays, createAggregates]
 
     static let createEvents = Migration(version: 1, name: "create_analytics_events", phase: .pre, sql: """
         CREATE TABLE analytics_events (
@@ -58,5 +58,65 @@ public enum SQLiteMigrations {
             updated_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
         );
         INSERT INTO analytics_settings (key, value) VALUES ('analytics_enabled', 'true');
+        """)
+
+    static let createDirtyDays = Migration(version: 4, name: "create_analytics_dirty_days", phase: .pre, sql: """
+        -- Days whose aggregates must be recomputed: every write marks its events'
+        -- days in the same transaction, so a late event is never silently missed.
+        CREATE TABLE analytics_dirty_days (
+            day       INTEGER PRIMARY KEY,  -- UTC midnight, microseconds since epoch
+            marked_at INTEGER NOT NULL
+        );
+        """)
+
+    static let createAggregates = Migration(version: 5, name: "create_aggregates", phase: .post, sql: """
+        -- The seven aggregates of DESIGN.md §5, plus the daily sets of distinct users
+        -- that WAU and MAU are counted from. Days are 'YYYY-MM-DD', hours
+        -- 'YYYY-MM-DDTHH:00:00.000000Z' (UTC); *_sketch columns hold mergeable
+        -- quantile sketches for percentiles over ranges of buckets.
+        CREATE TABLE analytics_daily_users (
+            day TEXT NOT NULL, service TEXT NOT NULL, user_id TEXT NOT NULL,
+            PRIMARY KEY (service, day, user_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE analytics_daily_active_users (
+            day TEXT NOT NULL, service TEXT NOT NULL,
+            dau INTEGER NOT NULL, wau INTEGER NOT NULL, mau INTEGER NOT NULL,
+            PRIMARY KEY (day, service)
+        );
+        CREATE TABLE analytics_task_stats_daily (
+            day TEXT NOT NULL, service TEXT NOT NULL,
+            created INTEGER NOT NULL, started INTEGER NOT NULL, completed INTEGER NOT NULL,
+            failed INTEGER NOT NULL, cancelled INTEGER NOT NULL, success_rate REAL,
+            duration_p50 REAL, duration_p95 REAL, duration_sketch BLOB NOT NULL,
+            PRIMARY KEY (day, service)
+        );
+        CREATE TABLE analytics_api_latency_hourly (
+            hour TEXT NOT NULL, service TEXT NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL,
+            requests INTEGER NOT NULL, errors_4xx INTEGER NOT NULL, errors_5xx INTEGER NOT NULL,
+            latency_p50 REAL, latency_p95 REAL, latency_p99 REAL, latency_max REAL, latency_sketch BLOB NOT NULL,
+            PRIMARY KEY (hour, service, method, route)
+        );
+        CREATE TABLE analytics_integration_health_daily (
+            day TEXT NOT NULL, provider TEXT NOT NULL,
+            connected INTEGER NOT NULL, disconnected INTEGER NOT NULL, used INTEGER NOT NULL, errors INTEGER NOT NULL,
+            oauth_started INTEGER NOT NULL, oauth_completed INTEGER NOT NULL, error_rate REAL,
+            PRIMARY KEY (day, provider)
+        );
+        CREATE TABLE analytics_auth_events_daily (
+            day TEXT NOT NULL, service TEXT NOT NULL,
+            login_attempts INTEGER NOT NULL, login_successes INTEGER NOT NULL, login_failures INTEGER NOT NULL,
+            codes_verified INTEGER NOT NULL, token_refreshes INTEGER NOT NULL, sessions_validated INTEGER NOT NULL,
+            logouts INTEGER NOT NULL,
+            PRIMARY KEY (day, service)
+        );
+        CREATE TABLE analytics_cocoon_activity_daily (
+            day TEXT NOT NULL PRIMARY KEY,
+            registered INTEGER NOT NULL, connected INTEGER NOT NULL, disconnected INTEGER NOT NULL, claimed INTEGER NOT NULL,
+            setup_tokens_created INTEGER NOT NULL, setup_tokens_used INTEGER NOT NULL, active_cocoons INTEGER NOT NULL
+        );
+        CREATE TABLE analytics_errors_hourly (
+            hour TEXT NOT NULL, service TEXT NOT NULL, error_type TEXT NOT NULL, errors INTEGER NOT NULL,
+            PRIMARY KEY (hour, service, error_type)
+        );
         """)
 }

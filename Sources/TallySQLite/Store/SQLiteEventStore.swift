@@ -26,10 +26,17 @@ public struct SQLiteEventStore: EventStore {
         ON CONFLICT (timestamp, event_id) DO NOTHING
         """
 
+    static let markDirtySQL = """
+        INSERT INTO analytics_dirty_days (day, marked_at) VALUES (?, ?)
+        ON CONFLICT (day) DO UPDATE SET marked_at = max(marked_at, excluded.marked_at)
+        """
+
     @discardableResult
     public func write(_ events: [EnrichedEvent]) async throws -> Int {
         guard !events.isEmpty else { return 0 }
         let rows = events.map(EventRow.init)
+        let days = Set(events.map { $0.timestamp.startOfDay.microsecondsSinceEpoch })
+        let now = Timestamp.now().microsecondsSinceEpoch
         return try await database.write { db in
             let statement = try db.cachedStatement(sql: Self.insertSQL)
             var inserted = 0
@@ -37,6 +44,12 @@ public struct SQLiteEventStore: EventStore {
                 statement.setUncheckedArguments(row.arguments)
                 try statement.execute()
                 inserted += db.changesCount
+            }
+            // In the same transaction: a refresh that starts after this commit sees
+            // both the events and the mark.
+            let mark = try db.cachedStatement(sql: Self.markDirtySQL)
+            for day in days {
+                try mark.execute(arguments: [day, now])
             }
             return inserted
         }

@@ -1,0 +1,93 @@
+import Logging
+import ServiceLifecycle
+
+/// Keeps the aggregates current: every `interval` it recomputes the days of the
+/// window [now − `window`, now] plus every day a late event (or an erase) marked
+/// dirty. Recomputing a day replaces its rows, so a refresh is idempotent and safe
+/// to run while events are written.
+///
+/// ```swift
+/// let refresher = AggregateRefresher(store: aggregates, configuration: .init())
+/// try await refresher.refresh(from: start, to: end) { done, total in print(done, total) }
+/// ```
+public struct AggregateRefresher: Service {
+    public struct Configuration: Sendable {
+        /// How often the scheduled refresh runs. Defaults to 1 hour.
+        public var interval: Duration = .seconds(3_600)
+        /// How far back each scheduled refresh recomputes. Defaults to 3 days.
+        public var window: Int = 3
+        public var logger = Logger(label: "tally.refresh")
+        public init() {}
+    }
+
+    public let store: any AggregateStore
+    public let configuration: Configuration
+
+    public init(store: any AggregateStore, configuration: Configuration = Configuration()) {
+        self.store = store
+        self.configuration = configuration
+    }
+
+    /// What a refresh did.
+    public struct Report: Sendable, Hashable {
+        public var days: [Timestamp]
+        public var events: Int
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            do {
+                let report = try await refreshDue()
+                configuration.logger.info("refreshed aggregates of \(report.days.count) days (\(report.events) events)")
+            } catch {
+                configuration.logger.error("aggregate refresh failed, will retry next interval: \(error)")
+            }
+            let interval = configuration.interval
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+
+    /// The scheduled work, once: the window plus dirty days.
+    @discardableResult
+    public func refreshDue(now: Timestamp = .now(), progress: @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> Report {
+        let today = now.startOfDay
+        let windowDays = (0...configuration.window).map { today.adding(days: -$0) }
+        let dirty = try await store.dirtyDays()
+        let days = Set(windowDays + dirty.map(\.day)).filter { $0 <= today }.sorted()
+        let report = try await refresh(days: days, today: today, progress: progress)
+        try await store.clearDirty(dirty)
+        return report
+    }
+
+    /// Recomputes every day touching `[from, to)`, on demand (`tally refresh`).
+    @discardableResult
+    public func refresh(from: Timestamp, to: Timestamp, now: Timestamp = .now(),
+                        progress: @Sendable (Int, Int) -> Void = { _, _ in }) async throws -> Report {
+        var days: [Timestamp] = []
+        var day = from.startOfDay
+        while day < to {
+            days.append(day)
+            day = day.adding(days: 1)
+        }
+        return try await refresh(days: days, today: now.startOfDay, progress: progress)
+    }
+
+    private func refresh(days: [Timestamp], today: Timestamp, progress: @Sendable (Int, Int) -> Void) async throws -> Report {
+        var events = 0
+        for (i, day) in days.enumerated() {
+            let facts = try await store.facts(onDay: day)
+            events += facts.count
+            try await store.replace(DayAggregates(day: day, facts: facts))
+            progress(i + 1, days.count)
+        }
+        // A day's users count toward the WAU of the next 6 days and the MAU of the next 29.
+        var activeDays = Set<Timestamp>()
+        for day in days {
+            for offset in 0..<30 where day.adding(days: offset) <= Swift.max(today, day) {
+                activeDays.insert(day.adding(days: offset))
+            }
+        }
+        try await store.recomputeActiveUsers(days: activeDays.sorted())
+        return Report(days: days, events: events)
+    }
+}

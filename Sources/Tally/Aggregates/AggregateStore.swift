@@ -1,0 +1,65 @@
+/// What a backend provides so the ``AggregateRefresher`` can maintain, and the
+/// query layer read, the seven aggregates of DESIGN.md §5.
+///
+/// Days are UTC midnights. A backend marks the day of every event it stores as
+/// dirty, in the same transaction as the event, so a refresh that starts after
+/// the write always sees it.
+public protocol AggregateStore: Sendable {
+    /// The projection of every event stored with a timestamp on `day`.
+    func facts(onDay day: Timestamp) async throws -> [EventFact]
+    /// Replaces all rows of `aggregates.day` (and its hours), and the day's sets of
+    /// distinct users, in one transaction.
+    func replace(_ aggregates: DayAggregates) async throws
+    /// Recomputes dau, wau and mau of `days` from the stored daily user sets.
+    func recomputeActiveUsers(days: [Timestamp]) async throws
+    /// Days marked dirty, with the time of their latest mark.
+    func dirtyDays() async throws -> [(day: Timestamp, markedAt: Timestamp)]
+    /// Marks days dirty (a privacy erase uses this).
+    func markDirty(days: [Timestamp]) async throws
+    /// Clears marks that are not newer than the given times (a newer mark means
+    /// newer events: the day stays dirty).
+    func clearDirty(_ marks: [(day: Timestamp, markedAt: Timestamp)]) async throws
+
+    func activeUsers(from: Timestamp, to: Timestamp, service: String?) async throws -> [ActiveUsersRow]
+    func taskStats(from: Timestamp, to: Timestamp, service: String?) async throws -> [TaskStatsRow]
+    func apiLatency(from: Timestamp, to: Timestamp, service: String?) async throws -> [APILatencyRow]
+    func integrationHealth(from: Timestamp, to: Timestamp, provider: String?) async throws -> [IntegrationHealthRow]
+    func authEvents(from: Timestamp, to: Timestamp, service: String?) async throws -> [AuthEventsRow]
+    func cocoonActivity(from: Timestamp, to: Timestamp) async throws -> [CocoonActivityRow]
+    func errors(from: Timestamp, to: Timestamp, service: String?) async throws -> [ErrorsRow]
+}
+
+/// Percentiles over several buckets, from their merged sketches (within 1%).
+public struct RangePercentiles: Sendable, Hashable {
+    public var count: UInt64
+    public var p50: Double?
+    public var p95: Double?
+    public var p99: Double?
+    public var max: Double?
+
+    public init(merging sketches: some Sequence<QuantileSketch>) {
+        var merged = QuantileSketch()
+        for sketch in sketches { merged.merge(sketch) }
+        count = merged.count
+        p50 = merged.quantile(0.5)
+        p95 = merged.quantile(0.95)
+        p99 = merged.quantile(0.99)
+        max = merged.count > 0 ? merged.max : nil
+    }
+}
+
+extension AggregateStore {
+    /// API latency percentiles over `[from, to)` for the matching routes, from the
+    /// hourly sketches: no raw event is read.
+    public func apiLatencyPercentiles(from: Timestamp, to: Timestamp, service: String? = nil,
+                                      method: String? = nil, route: String? = nil) async throws -> RangePercentiles {
+        let rows = try await apiLatency(from: from, to: to, service: service)
+        return RangePercentiles(merging: rows.filter { (method == nil || $0.method == method) && (route == nil || $0.route == route) }
+            .map(\.latencySketch))
+    }
+
+    /// Task duration percentiles over `[from, to)`, from the daily sketches.
+    public func taskDurationPercentiles(from: Timestamp, to: Timestamp, service: String? = nil) async throws -> RangePercentiles {
+        RangePercentiles(merging: try await taskStats(from: from, to: to, service: service).map(\.durationSketch))
+    }
+}

@@ -1,0 +1,161 @@
+/// Everything one UTC day contributes to the aggregates, computed from that day's
+/// raw events alone. Active users need neighbouring days too: this holds the
+/// day's distinct users per service, and the backend derives WAU and MAU from
+/// those sets.
+public struct DayAggregates: Sendable {
+    public var day: Timestamp
+    public var taskStats: [TaskStatsRow] = []
+    public var apiLatency: [APILatencyRow] = []
+    public var integrationHealth: [IntegrationHealthRow] = []
+    public var authEvents: [AuthEventsRow] = []
+    public var cocoonActivity: CocoonActivityRow?
+    public var errors: [ErrorsRow] = []
+    /// Distinct user ids per service (and under ``ActiveUsersRow/allServices``).
+    public var users: [String: Set<String>] = [:]
+
+    /// Aggregates `facts`, which must all fall on `day`.
+    public init(day: Timestamp, facts: [EventFact]) {
+        self.day = day.startOfDay
+        var tasks: [String: TaskStatsRow] = [:]
+        var taskDurations: [String: [Double]] = [:]
+        var api: [APIKey: APILatencyRow] = [:]
+        var latencies: [APIKey: [Double]] = [:]
+        var integrations: [String: IntegrationHealthRow] = [:]
+        var auth: [String: AuthEventsRow] = [:]
+        var cocoon = CocoonActivityRow(day: self.day)
+        var cocoons: Set<String> = []
+        var sawCocoonEvent = false
+        var errorCounts: [ErrorKey: Int] = [:]
+
+        for fact in facts {
+            if let user = fact.userID {
+                users[fact.service, default: []].insert(user)
+                users[ActiveUsersRow.allServices, default: []].insert(user)
+            }
+            let service = fact.service
+            switch fact.eventType {
+            case "task_created": tasks[service, default: .init(day: self.day, service: service)].created += 1
+            case "task_started": tasks[service, default: .init(day: self.day, service: service)].started += 1
+            case "task_completed":
+                tasks[service, default: .init(day: self.day, service: service)].completed += 1
+                if let d = fact.durationMs { taskDurations[service, default: []].append(d) }
+            case "task_failed":
+                tasks[service, default: .init(day: self.day, service: service)].failed += 1
+                errorCounts[ErrorKey(hour: fact.timestamp.startOfHour, service: service, type: "task_failed"), default: 0] += 1
+            case "task_cancelled": tasks[service, default: .init(day: self.day, service: service)].cancelled += 1
+
+            case "api_request":
+                guard let method = fact.method, let route = fact.route else { continue }
+                let key = APIKey(hour: fact.timestamp.startOfHour, service: service, method: method, route: route)
+                var row = api[key] ?? APILatencyRow(hour: key.hour, service: service, method: method, route: route)
+                row.requests += 1
+                let status = fact.statusCode ?? 0
+                if (400...499).contains(status) { row.errors4xx += 1 }
+                if status >= 500 {
+                    row.errors5xx += 1
+                    errorCounts[ErrorKey(hour: key.hour, service: service, type: "http_5xx"), default: 0] += 1
+                }
+                api[key] = row
+                if let d = fact.durationMs { latencies[key, default: []].append(d) }
+
+            case "integration_connected", "integration_disconnected", "integration_used", "integration_error",
+                 "oauth_flow_started", "oauth_flow_completed":
+                guard let provider = fact.provider else { continue }
+                var row = integrations[provider] ?? IntegrationHealthRow(day: self.day, provider: provider)
+                switch fact.eventType {
+                case "integration_connected": row.connected += 1
+                case "integration_disconnected": row.disconnected += 1
+                case "integration_used": row.used += 1
+                case "integration_error":
+                    row.errors += 1
+                    errorCounts[ErrorKey(hour: fact.timestamp.startOfHour, service: service, type: "integration_error"), default: 0] += 1
+                case "oauth_flow_started": row.oauthStarted += 1
+                default: row.oauthCompleted += 1
+                }
+                integrations[provider] = row
+
+            case "auth_login_attempt":
+                var row = auth[service] ?? AuthEventsRow(day: self.day, service: service)
+                row.loginAttempts += 1
+                if fact.success == true { row.loginSuccesses += 1 } else { row.loginFailures += 1 }
+                auth[service] = row
+            case "auth_code_verified": auth[service, default: .init(day: self.day, service: service)].codesVerified += 1
+            case "auth_token_refresh": auth[service, default: .init(day: self.day, service: service)].tokenRefreshes += 1
+            case "auth_session_validated": auth[service, default: .init(day: self.day, service: service)].sessionsValidated += 1
+            case "auth_logout": auth[service, default: .init(day: self.day, service: service)].logouts += 1
+
+            case "cocoon_registered", "cocoon_connected", "cocoon_disconnected", "cocoon_claimed",
+                 "cocoon_setup_token_created", "cocoon_setup_token_used":
+                sawCocoonEvent = true
+                if let id = fact.cocoonID { cocoons.insert(id) }
+                switch fact.eventType {
+                case "cocoon_registered": cocoon.registered += 1
+                case "cocoon_connected": cocoon.connected += 1
+                case "cocoon_disconnected": cocoon.disconnected += 1
+                case "cocoon_claimed": cocoon.claimed += 1
+                case "cocoon_setup_token_created": cocoon.setupTokensCreated += 1
+                default: cocoon.setupTokensUsed += 1
+                }
+
+            case "application_error":
+                errorCounts[ErrorKey(hour: fact.timestamp.startOfHour, service: service, type: fact.errorType ?? "unknown"), default: 0] += 1
+            default:
+                continue
+            }
+        }
+
+        taskStats = tasks.values.map { row in
+            var row = row
+            let finished = row.completed + row.failed
+            row.successRate = finished > 0 ? Double(row.completed) / Double(finished) : nil
+            let durations = (taskDurations[row.service] ?? []).sorted()
+            row.durationP50 = Percentile.continuous(0.5, sorted: durations)
+            row.durationP95 = Percentile.continuous(0.95, sorted: durations)
+            for d in durations { row.durationSketch.add(d) }
+            return row
+        }.sorted { $0.service < $1.service }
+
+        apiLatency = api.map { key, row in
+            var row = row
+            let values = (latencies[key] ?? []).sorted()
+            row.latencyP50 = Percentile.continuous(0.5, sorted: values)
+            row.latencyP95 = Percentile.continuous(0.95, sorted: values)
+            row.latencyP99 = Percentile.continuous(0.99, sorted: values)
+            row.latencyMax = values.last
+            for v in values { row.latencySketch.add(v) }
+            return row
+        }.sorted { ($0.hour, $0.service, $0.method, $0.route) < ($1.hour, $1.service, $1.method, $1.route) }
+
+        integrationHealth = integrations.values.map { row in
+            var row = row
+            let attempts = row.used + row.errors
+            row.errorRate = attempts > 0 ? Double(row.errors) / Double(attempts) : nil
+            return row
+        }.sorted { $0.provider < $1.provider }
+
+        authEvents = auth.values.sorted { $0.service < $1.service }
+        if sawCocoonEvent {
+            cocoon.activeCocoons = cocoons.count
+            cocoonActivity = cocoon
+        }
+        errors = errorCounts.map { ErrorsRow(hour: $0.key.hour, service: $0.key.service, errorType: $0.key.type, errors: $0.value) }
+            .sorted { ($0.hour, $0.service, $0.errorType) < ($1.hour, $1.service, $1.errorType) }
+    }
+
+    private struct APIKey: Hashable {
+        let hour: Timestamp, service: String, method: String, route: String
+    }
+
+    private struct ErrorKey: Hashable {
+        let hour: Timestamp, service: String, type: String
+    }
+}
+
+extension Timestamp {
+    /// The start of this instant's UTC hour.
+    public var startOfHour: Timestamp {
+        let us = microsecondsSinceEpoch
+        let hour = us >= 0 ? us / Self.microsecondsPerHour : (us - Self.microsecondsPerHour + 1) / Self.microsecondsPerHour
+        return Timestamp(microsecondsSinceEpoch: hour * Self.microsecondsPerHour)
+    }
+}

@@ -1,0 +1,248 @@
+import Foundation
+import GRDB
+import Tally
+
+/// The aggregates on SQLite: facts are projected with SQLite's JSON functions,
+/// aggregated in Swift (``DayAggregates``, shared with every backend) and written
+/// back one day per transaction.
+public struct SQLiteAggregateStore: AggregateStore {
+    public let database: SQLiteDatabase
+
+    public init(database: SQLiteDatabase) {
+        self.database = database
+    }
+
+    // MARK: refresh
+
+    public func facts(onDay day: Timestamp) async throws -> [EventFact] {
+        let start = day.startOfDay
+        return try await database.read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT timestamp, event_type, service, user_id,
+                       data ->> '$.properties.duration_ms', data ->> '$.properties.status_code',
+                       data ->> '$.properties.method', data ->> '$.properties.route',
+                       data ->> '$.properties.provider', data ->> '$.properties.error_type',
+                       data ->> '$.properties.cocoon_id', data ->> '$.properties.success'
+                FROM analytics_events
+                WHERE timestamp >= ? AND timestamp < ?
+                """, arguments: [start.microsecondsSinceEpoch, start.adding(days: 1).microsecondsSinceEpoch])
+            var facts: [EventFact] = []
+            while let row = try rows.next() {
+                let success: Int? = row[11]
+                facts.append(EventFact(
+                    timestamp: Timestamp(microsecondsSinceEpoch: row[0]), eventType: row[1], service: row[2], userID: row[3],
+                    durationMs: row[4], statusCode: row[5], method: row[6], route: row[7], provider: row[8],
+                    errorType: row[9], cocoonID: row[10], success: success.map { $0 != 0 }))
+            }
+            return facts
+        }
+    }
+
+    public func replace(_ aggregates: DayAggregates) async throws {
+        let day = aggregates.day.dateString
+        let hourFrom = aggregates.day.iso8601
+        let hourTo = aggregates.day.adding(days: 1).iso8601
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM analytics_daily_users WHERE day = ?", arguments: [day])
+            let user = try db.cachedStatement(sql: "INSERT INTO analytics_daily_users (day, service, user_id) VALUES (?, ?, ?)")
+            for (service, users) in aggregates.users {
+                for id in users { try user.execute(arguments: [day, service, id]) }
+            }
+
+            try db.execute(sql: "DELETE FROM analytics_task_stats_daily WHERE day = ?", arguments: [day])
+            for r in aggregates.taskStats {
+                try db.execute(sql: """
+                    INSERT INTO analytics_task_stats_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [day, r.service, r.created, r.started, r.completed, r.failed, r.cancelled,
+                                     r.successRate, r.durationP50, r.durationP95, Data(r.durationSketch.serialized)])
+            }
+
+            try db.execute(sql: "DELETE FROM analytics_api_latency_hourly WHERE hour >= ? AND hour < ?", arguments: [hourFrom, hourTo])
+            let api = try db.cachedStatement(sql: "INSERT INTO analytics_api_latency_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            for r in aggregates.apiLatency {
+                try api.execute(arguments: [r.hour.iso8601, r.service, r.method, r.route, r.requests, r.errors4xx, r.errors5xx,
+                                            r.latencyP50, r.latencyP95, r.latencyP99, r.latencyMax, Data(r.latencySketch.serialized)])
+            }
+
+            try db.execute(sql: "DELETE FROM analytics_integration_health_daily WHERE day = ?", arguments: [day])
+            for r in aggregates.integrationHealth {
+                try db.execute(sql: "INSERT INTO analytics_integration_health_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               arguments: [day, r.provider, r.connected, r.disconnected, r.used, r.errors, r.oauthStarted, r.oauthCompleted, r.errorRate])
+            }
+
+            try db.execute(sql: "DELETE FROM analytics_auth_events_daily WHERE day = ?", arguments: [day])
+            for r in aggregates.authEvents {
+                try db.execute(sql: "INSERT INTO analytics_auth_events_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               arguments: [day, r.service, r.loginAttempts, r.loginSuccesses, r.loginFailures, r.codesVerified,
+                                           r.tokenRefreshes, r.sessionsValidated, r.logouts])
+            }
+
+            try db.execute(sql: "DELETE FROM analytics_cocoon_activity_daily WHERE day = ?", arguments: [day])
+            if let r = aggregates.cocoonActivity {
+                try db.execute(sql: "INSERT INTO analytics_cocoon_activity_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               arguments: [day, r.registered, r.connected, r.disconnected, r.claimed, r.setupTokensCreated,
+                                           r.setupTokensUsed, r.activeCocoons])
+            }
+
+            try db.execute(sql: "DELETE FROM analytics_errors_hourly WHERE hour >= ? AND hour < ?", arguments: [hourFrom, hourTo])
+            for r in aggregates.errors {
+                try db.execute(sql: "INSERT INTO analytics_errors_hourly VALUES (?, ?, ?, ?)",
+                               arguments: [r.hour.iso8601, r.service, r.errorType, r.errors])
+            }
+        }
+    }
+
+    public func recomputeActiveUsers(days: [Timestamp]) async throws {
+        guard !days.isEmpty else { return }
+        try await database.write { db in
+            for day in days {
+                let d = day.dateString
+                let weekStart = day.adding(days: -6).dateString
+                let monthStart = day.adding(days: -29).dateString
+                try db.execute(sql: "DELETE FROM analytics_daily_active_users WHERE day = ?", arguments: [d])
+                // Every service with a user in the 30 days ending `day`.
+                try db.execute(sql: """
+                    INSERT INTO analytics_daily_active_users (day, service, dau, wau, mau)
+                    SELECT ?1, service,
+                           count(DISTINCT CASE WHEN day = ?1 THEN user_id END),
+                           count(DISTINCT CASE WHEN day >= ?2 THEN user_id END),
+                           count(DISTINCT user_id)
+                    FROM analytics_daily_users
+                    WHERE day BETWEEN ?3 AND ?1
+                    GROUP BY service
+                    """, arguments: [d, weekStart, monthStart])
+            }
+        }
+    }
+
+    public func dirtyDays() async throws -> [(day: Timestamp, markedAt: Timestamp)] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT day, marked_at FROM analytics_dirty_days ORDER BY day").map { row in
+                (Timestamp(microsecondsSinceEpoch: row[0]), Timestamp(microsecondsSinceEpoch: row[1]))
+            }
+        }
+    }
+
+    public func markDirty(days: [Timestamp]) async throws {
+        let now = Timestamp.now().microsecondsSinceEpoch
+        let marks = Set(days.map { $0.startOfDay.microsecondsSinceEpoch })
+        try await database.write { db in
+            for day in marks { try db.execute(sql: SQLiteEventStore.markDirtySQL, arguments: [day, now]) }
+        }
+    }
+
+    public func clearDirty(_ marks: [(day: Timestamp, markedAt: Timestamp)]) async throws {
+        let pairs = marks.map { ($0.day.microsecondsSinceEpoch, $0.markedAt.microsecondsSinceEpoch) }
+        try await database.write { db in
+            for (day, markedAt) in pairs {
+                try db.execute(sql: "DELETE FROM analytics_dirty_days WHERE day = ? AND marked_at <= ?", arguments: [day, markedAt])
+            }
+        }
+    }
+
+    // MARK: queries (days in [from, to))
+
+    public func activeUsers(from: Timestamp, to: Timestamp, service: String?) async throws -> [ActiveUsersRow] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT day, service, dau, wau, mau FROM analytics_daily_active_users
+                WHERE day >= ? AND day < ? AND (?3 IS NULL OR service = ?3) ORDER BY day, service
+                """, arguments: [from.dateString, to.dateString, service]).map { row in
+                ActiveUsersRow(day: Self.day(row[0]), service: row[1], dau: row[2], wau: row[3], mau: row[4])
+            }
+        }
+    }
+
+    public func taskStats(from: Timestamp, to: Timestamp, service: String?) async throws -> [TaskStatsRow] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM analytics_task_stats_daily
+                WHERE day >= ? AND day < ? AND (?3 IS NULL OR service = ?3) ORDER BY day, service
+                """, arguments: [from.dateString, to.dateString, service]).map { row in
+                var r = TaskStatsRow(day: Self.day(row["day"]), service: row["service"])
+                r.created = row["created"]; r.started = row["started"]; r.completed = row["completed"]
+                r.failed = row["failed"]; r.cancelled = row["cancelled"]; r.successRate = row["success_rate"]
+                r.durationP50 = row["duration_p50"]; r.durationP95 = row["duration_p95"]
+                r.durationSketch = Self.sketch(row["duration_sketch"])
+                return r
+            }
+        }
+    }
+
+    public func apiLatency(from: Timestamp, to: Timestamp, service: String?) async throws -> [APILatencyRow] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM analytics_api_latency_hourly
+                WHERE hour >= ? AND hour < ? AND (?3 IS NULL OR service = ?3) ORDER BY hour, service, method, route
+                """, arguments: [from.iso8601, to.iso8601, service]).map { row in
+                var r = APILatencyRow(hour: Self.day(row["hour"]), service: row["service"], method: row["method"], route: row["route"])
+                r.requests = row["requests"]; r.errors4xx = row["errors_4xx"]; r.errors5xx = row["errors_5xx"]
+                r.latencyP50 = row["latency_p50"]; r.latencyP95 = row["latency_p95"]; r.latencyP99 = row["latency_p99"]
+                r.latencyMax = row["latency_max"]; r.latencySketch = Self.sketch(row["latency_sketch"])
+                return r
+            }
+        }
+    }
+
+    public func integrationHealth(from: Timestamp, to: Timestamp, provider: String?) async throws -> [IntegrationHealthRow] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM analytics_integration_health_daily
+                WHERE day >= ? AND day < ? AND (?3 IS NULL OR provider = ?3) ORDER BY day, provider
+                """, arguments: [from.dateString, to.dateString, provider]).map { row in
+                var r = IntegrationHealthRow(day: Self.day(row["day"]), provider: row["provider"])
+                r.connected = row["connected"]; r.disconnected = row["disconnected"]; r.used = row["used"]
+                r.errors = row["errors"]; r.oauthStarted = row["oauth_started"]; r.oauthCompleted = row["oauth_completed"]
+                r.errorRate = row["error_rate"]
+                return r
+            }
+        }
+    }
+
+    public func authEvents(from: Timestamp, to: Timestamp, service: String?) async throws -> [AuthEventsRow] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM analytics_auth_events_daily
+                WHERE day >= ? AND day < ? AND (?3 IS NULL OR service = ?3) ORDER BY day, service
+                """, arguments: [from.dateString, to.dateString, service]).map { row in
+                var r = AuthEventsRow(day: Self.day(row["day"]), service: row["service"])
+                r.loginAttempts = row["login_attempts"]; r.loginSuccesses = row["login_successes"]
+                r.loginFailures = row["login_failures"]; r.codesVerified = row["codes_verified"]
+                r.tokenRefreshes = row["token_refreshes"]; r.sessionsValidated = row["sessions_validated"]; r.logouts = row["logouts"]
+                return r
+            }
+        }
+    }
+
+    public func cocoonActivity(from: Timestamp, to: Timestamp) async throws -> [CocoonActivityRow] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM analytics_cocoon_activity_daily WHERE day >= ? AND day < ? ORDER BY day",
+                             arguments: [from.dateString, to.dateString]).map { row in
+                var r = CocoonActivityRow(day: Self.day(row["day"]))
+                r.registered = row["registered"]; r.connected = row["connected"]; r.disconnected = row["disconnected"]
+                r.claimed = row["claimed"]; r.setupTokensCreated = row["setup_tokens_created"]
+                r.setupTokensUsed = row["setup_tokens_used"]; r.activeCocoons = row["active_cocoons"]
+                return r
+            }
+        }
+    }
+
+    public func errors(from: Timestamp, to: Timestamp, service: String?) async throws -> [ErrorsRow] {
+        try await database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT * FROM analytics_errors_hourly
+                WHERE hour >= ? AND hour < ? AND (?3 IS NULL OR service = ?3) ORDER BY hour, service, error_type
+                """, arguments: [from.iso8601, to.iso8601, service]).map { row in
+                ErrorsRow(hour: Self.day(row["hour"]), service: row["service"], errorType: row["error_type"], errors: row["errors"])
+            }
+        }
+    }
+
+    private static func day(_ text: String) -> Timestamp {
+        Timestamp(iso8601: text) ?? Timestamp(microsecondsSinceEpoch: 0)
+    }
+
+    private static func sketch(_ data: Data?) -> QuantileSketch {
+        data.flatMap { QuantileSketch(serialized: $0) } ?? QuantileSketch()
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Tally
+import TallySQLite
+
+struct RefreshCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "refresh",
+        abstract: "Recompute the aggregates of a range of days from raw events.",
+        discussion: """
+            Without --from/--to it does what the hourly refresh does: the last 3 days plus every \
+            day a late event or an erase marked dirty.
+            """
+    )
+
+    @OptionGroup var options: DatabaseOptions
+
+    @Option(help: "First day (ISO-8601 date), inclusive.")
+    var from: String?
+
+    @Option(help: "Last day (ISO-8601 date), exclusive. Defaults to tomorrow.")
+    var to: String?
+
+    func run() async throws {
+        let path = try options.sqlitePath()
+        let database = try SQLiteDatabase(path: path)
+        let refresher = AggregateRefresher(store: SQLiteAggregateStore(database: database))
+        let progress = LockedProgress(unit: "days")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let report: AggregateRefresher.Report
+        if let from {
+            guard let first = Timestamp(iso8601: from) else { throw ValidationError("--from must be an ISO-8601 date such as 2026-11-01") }
+            let last = try to.map { text in
+                guard let t = Timestamp(iso8601: text) else { throw ValidationError("--to must be an ISO-8601 date such as 2026-11-30") }
+                return t
+            } ?? Timestamp.now().startOfDay.adding(days: 1)
+            guard first < last else { throw ValidationError("--from must be before --to") }
+            report = try await refresher.refresh(from: first, to: last) { done, total in progress.update(done, total) }
+        } else {
+            report = try await refresher.refreshDue { done, total in progress.update(done, total) }
+        }
+        progress.finish()
+        let seconds = (clock.now - start).seconds
+        print("Refreshed the aggregates of \(report.days.count) days (\(Format.count(report.events)) events) in \(String(format: "%.2f", seconds)) s.")
+    }
+}
+
+/// A progress bar fed from a `@Sendable` callback.
+final class LockedProgress: @unchecked Sendable {
+    // Guarded by `lock`: the refresher calls back from its own task.
+    private let lock = NSLock()
+    private var bar: ProgressBar?
+    private var done = 0
+    private let unit: String
+
+    init(unit: String) { self.unit = unit }
+
+    func update(_ done: Int, _ total: Int) {
+        lock.lock(); defer { lock.unlock() }
+        if bar == nil { bar = ProgressBar(total: total, unit: unit) }
+        self.done = done
+        bar?.update(done)
+    }
+
+    func finish() {
+        lock.lock(); defer { lock.unlock() }
+        bar?.finish(done)
+    }
+}

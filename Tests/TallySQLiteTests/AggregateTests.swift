@@ -1,0 +1,234 @@
+import Foundation
+import Tally
+import TallySQLite
+import TallyTesting
+import Testing
+
+/// Aggregates checked against the same quantities computed directly from raw
+/// events by a separate, deliberately plain implementation (the oracle).
+@Suite("Aggregates on SQLite")
+struct AggregateTests {
+    static let end = Timestamp(iso8601: "2026-11-20T18:00:00Z")!
+    static let days = 12
+
+    struct Fixture {
+        let directory: TemporaryDirectory
+        let store: SQLiteEventStore
+        let aggregates: SQLiteAggregateStore
+        let refresher: AggregateRefresher
+        let raw: [EnrichedEvent]
+    }
+
+    /// Demo traffic (5% of it late) written straight to a migrated SQLite file, then refreshed.
+    static func fixture() async throws -> Fixture {
+        let directory = try TemporaryDirectory()
+        let database = try SQLiteDatabase(path: directory.file("tally.sqlite"))
+        try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre, .post])
+        let store = SQLiteEventStore(database: database)
+        var configuration = DemoTraffic.Configuration(end: end)
+        configuration.users = 80
+        configuration.days = days
+        configuration.lateFraction = 0.05
+        let traffic = DemoTraffic(configuration: configuration)
+        var raw: [EnrichedEvent] = []
+        for day in 0..<days { raw += traffic.events(forDay: day) }
+        try await store.write(raw)
+        let aggregates = SQLiteAggregateStore(database: database)
+        let refresher = AggregateRefresher(store: aggregates)
+        try await refresher.refresh(from: traffic.startOfDay(0), to: end, now: end)
+        return Fixture(directory: directory, store: store, aggregates: aggregates, refresher: refresher, raw: raw)
+    }
+
+    static var from: Timestamp { end.startOfDay.adding(days: -(days - 1)) }
+    static var to: Timestamp { end.startOfDay.adding(days: 1) }
+
+    // MARK: the oracle
+
+    static func percentile(_ p: Double, _ values: [Double]) -> Double? {
+        let sorted = values.sorted()
+        guard !sorted.isEmpty else { return nil }
+        let rank = p * Double(sorted.count - 1)
+        let lo = Int(rank), hi = min(lo + 1, sorted.count - 1)
+        return sorted[lo] + (rank - Double(lo)) * (sorted[hi] - sorted[lo])
+    }
+
+    static func close(_ a: Double?, _ b: Double?) -> Bool {
+        switch (a, b) {
+        case (nil, nil): true
+        case let (x?, y?): abs(x - y) <= 1e-9 * max(1, abs(y))
+        default: false
+        }
+    }
+
+    static func number(_ event: EnrichedEvent, _ key: String) -> Double? { event.properties[key]?.doubleValue }
+    static func text(_ event: EnrichedEvent, _ key: String) -> String? { event.properties[key]?.stringValue }
+
+    @Test("every row of every aggregate equals the same quantity computed from raw events")
+    func oracle() async throws {
+        let f = try await Self.fixture()
+        defer { f.directory.remove() }
+        let raw = f.raw
+        // Grouped once so the checks below stay linear; the grouping is by the raw
+        // timestamps, independent of the engine under test.
+        let byDay = Dictionary(grouping: raw) { $0.timestamp.startOfDay }
+        let byHour = Dictionary(grouping: raw) { $0.timestamp.startOfHour }
+        #expect(raw.contains { $0.receivedAt.microsecondsSinceEpoch - $0.timestamp.microsecondsSinceEpoch > Timestamp.microsecondsPerDay },
+                "the fixture includes late events")
+
+        // Active users: distinct user_id per day and service, and over 7- and 30-day windows.
+        let active = try await f.aggregates.activeUsers(from: Self.from, to: Self.to, service: nil)
+        #expect(!active.isEmpty)
+        for row in active {
+            func users(_ window: Int) -> Int {
+                let events = (0..<window).flatMap { byDay[row.day.adding(days: -$0)] ?? [] }
+                return Set(events.filter { e in
+                    e.userID != nil && (row.service == ActiveUsersRow.allServices || e.service == row.service)
+                }.map(\.userID)).count
+            }
+            #expect((row.dau, row.wau, row.mau) == (users(1), users(7), users(30)), "\(row.day.dateString) \(row.service)")
+        }
+
+        // Task stats.
+        let tasks = try await f.aggregates.taskStats(from: Self.from, to: Self.to, service: nil)
+        #expect(!tasks.isEmpty)
+        for row in tasks {
+            let day = (byDay[row.day] ?? []).filter { $0.service == row.service }
+            func n(_ name: String) -> Int { day.filter { $0.name == name }.count }
+            let actual: [Int] = [row.created, row.started, row.completed, row.failed, row.cancelled]
+            let expected: [Int] = [n("task_created"), n("task_started"), n("task_completed"), n("task_failed"), n("task_cancelled")]
+            #expect(actual == expected)
+            let durations = day.filter { $0.name == "task_completed" }.compactMap { Self.number($0, "duration_ms") }
+            #expect(Self.close(row.durationP50, Self.percentile(0.5, durations)))
+            #expect(Self.close(row.durationP95, Self.percentile(0.95, durations)))
+            let finished = n("task_completed") + n("task_failed")
+            #expect(Self.close(row.successRate, finished == 0 ? nil : Double(n("task_completed")) / Double(finished)))
+        }
+        #expect(tasks.reduce(0) { $0 + $1.created } == raw.filter { $0.name == "task_created" }.count)
+
+        // API latency per hour, service, method and route.
+        let api = try await f.aggregates.apiLatency(from: Self.from, to: Self.to, service: nil)
+        let requests = raw.filter { $0.name == "api_request" }
+        #expect(api.reduce(0) { $0 + $1.requests } == requests.count)
+        for row in api {
+            let bucket = (byHour[row.hour] ?? []).filter {
+                $0.name == "api_request" && $0.service == row.service
+                    && Self.text($0, "method") == row.method && Self.text($0, "route") == row.route
+            }
+            let statuses = bucket.compactMap { $0.properties["status_code"]?.intValue }
+            let latencies = bucket.compactMap { Self.number($0, "duration_ms") }
+            #expect(row.requests == bucket.count)
+            #expect(row.errors4xx == statuses.filter { (400...499).contains($0) }.count)
+            #expect(row.errors5xx == statuses.filter { $0 >= 500 }.count)
+            #expect(Self.close(row.latencyP50, Self.percentile(0.5, latencies)))
+            #expect(Self.close(row.latencyP95, Self.percentile(0.95, latencies)))
+            #expect(Self.close(row.latencyP99, Self.percentile(0.99, latencies)))
+            #expect(Self.close(row.latencyMax, latencies.max()))
+        }
+
+        // Integration health per day and provider.
+        let integrations = try await f.aggregates.integrationHealth(from: Self.from, to: Self.to, provider: nil)
+        #expect(!integrations.isEmpty)
+        for row in integrations {
+            let day = (byDay[row.day] ?? []).filter { Self.text($0, "provider") == row.provider }
+            func n(_ name: String) -> Int { day.filter { $0.name == name }.count }
+            let actual: [Int] = [row.connected, row.disconnected, row.used, row.errors, row.oauthStarted, row.oauthCompleted]
+            let expected: [Int] = [n("integration_connected"), n("integration_disconnected"), n("integration_used"), n("integration_error"),
+                        n("oauth_flow_started"), n("oauth_flow_completed")]
+            #expect(actual == expected)
+        }
+
+        // Auth per day and service.
+        let auth = try await f.aggregates.authEvents(from: Self.from, to: Self.to, service: nil)
+        #expect(!auth.isEmpty)
+        for row in auth {
+            let day = (byDay[row.day] ?? []).filter { $0.service == row.service }
+            func n(_ name: String) -> Int { day.filter { $0.name == name }.count }
+            let logins = day.filter { $0.name == "auth_login_attempt" }
+            let successes = logins.filter { $0.properties["success"]?.boolValue == true }.count
+            let actual: [Int] = [row.loginAttempts, row.loginSuccesses, row.loginFailures, row.codesVerified, row.tokenRefreshes, row.sessionsValidated, row.logouts]
+            let expected: [Int] = [logins.count, successes, logins.count - successes, n("auth_code_verified"), n("auth_token_refresh"),
+                        n("auth_session_validated"), n("auth_logout")]
+            #expect(actual == expected)
+        }
+
+        // Cocoon activity per day.
+        let cocoons = try await f.aggregates.cocoonActivity(from: Self.from, to: Self.to)
+        #expect(cocoons.count == Self.days)
+        for row in cocoons {
+            let day = (byDay[row.day] ?? []).filter { $0.name.hasPrefix("cocoon_") }
+            func n(_ name: String) -> Int { day.filter { $0.name == name }.count }
+            let actual: [Int] = [row.registered, row.connected, row.disconnected, row.claimed, row.setupTokensCreated, row.setupTokensUsed, row.activeCocoons]
+            let expected: [Int] = [n("cocoon_registered"), n("cocoon_connected"), n("cocoon_disconnected"), n("cocoon_claimed"),
+                        n("cocoon_setup_token_created"), n("cocoon_setup_token_used"), Set(day.compactMap { Self.text($0, "cocoon_id") }).count]
+            #expect(actual == expected)
+        }
+
+        // Errors per hour, service and type.
+        let errors = try await f.aggregates.errors(from: Self.from, to: Self.to, service: nil)
+        var expected: [String: Int] = [:]
+        for e in raw {
+            let type: String? = switch e.name {
+            case "application_error": Self.text(e, "error_type")
+            case "api_request": (e.properties["status_code"]?.intValue ?? 0) >= 500 ? "http_5xx" : nil
+            case "task_failed": "task_failed"
+            case "integration_error": "integration_error"
+            default: nil
+            }
+            if let type { expected["\(e.timestamp.startOfHour) \(e.service) \(type)", default: 0] += 1 }
+        }
+        #expect(Dictionary(uniqueKeysWithValues: errors.map { ("\($0.hour) \($0.service) \($0.errorType)", $0.errors) }) == expected)
+    }
+
+    @Test("a late event for a bucket 10 days old appears in its aggregate after the next refresh")
+    func lateEventMarksItsDayDirty() async throws {
+        let f = try await Self.fixture()
+        defer { f.directory.remove() }
+        let now = Self.end
+        let oldDay = now.startOfDay.adding(days: -10)
+        let before = try await f.aggregates.taskStats(from: oldDay, to: oldDay.adding(days: 1), service: "late-service")
+        #expect(before.isEmpty)
+        _ = try await f.refresher.refreshDue(now: now)   // clears the marks of the initial load
+
+        let late = CatalogueExamples.event(.taskCreated(taskID: "t_late", command: "build"), at: oldDay.adding(microseconds: 3_600_000_000),
+                                           receivedAt: now, service: "late-service")
+        try await f.store.write([late])
+        #expect(try await f.aggregates.dirtyDays().map(\.day).contains(oldDay))
+
+        let report = try await f.refresher.refreshDue(now: now)
+        #expect(report.days.contains(oldDay))
+        let after = try await f.aggregates.taskStats(from: oldDay, to: oldDay.adding(days: 1), service: "late-service")
+        #expect(after.map(\.created) == [1])
+        #expect(try await f.aggregates.dirtyDays().isEmpty)
+    }
+
+    @Test("percentiles over 7 days from merged sketches are within 1% of the exact value")
+    func sketchesOverAWeek() async throws {
+        let f = try await Self.fixture()
+        defer { f.directory.remove() }
+        let weekStart = Self.end.startOfDay.adding(days: -6)
+        let latencies = f.raw.filter { $0.name == "api_request" && $0.timestamp >= weekStart && $0.timestamp < Self.to }
+            .compactMap { Self.number($0, "duration_ms") }
+        let fromSketches = try await f.aggregates.apiLatencyPercentiles(from: weekStart, to: Self.to)
+        #expect(fromSketches.count == UInt64(latencies.count))
+        for (p, estimate) in [(0.5, fromSketches.p50), (0.95, fromSketches.p95), (0.99, fromSketches.p99)] {
+            let exact = try #require(Self.percentile(p, latencies))
+            let value = try #require(estimate)
+            #expect(abs(value - exact) / exact <= 0.01, "p\(Int(p * 100)): sketch \(value) vs exact \(exact)")
+        }
+        let durations = f.raw.filter { $0.name == "task_completed" && $0.timestamp >= weekStart }.compactMap { Self.number($0, "duration_ms") }
+        let taskP95 = try await f.aggregates.taskDurationPercentiles(from: weekStart, to: Self.to).p95
+        let exact = try #require(Self.percentile(0.95, durations))
+        #expect(abs(try #require(taskP95) - exact) / exact <= 0.01)
+    }
+
+    @Test("refresh is idempotent: running it twice leaves the same rows")
+    func idempotent() async throws {
+        let f = try await Self.fixture()
+        defer { f.directory.remove() }
+        let first = try await f.aggregates.apiLatency(from: Self.from, to: Self.to, service: nil)
+        let users = try await f.aggregates.activeUsers(from: Self.from, to: Self.to, service: nil)
+        try await f.refresher.refresh(from: Self.from, to: Self.to, now: Self.end)
+        #expect(try await f.aggregates.apiLatency(from: Self.from, to: Self.to, service: nil) == first)
+        #expect(try await f.aggregates.activeUsers(from: Self.from, to: Self.to, service: nil) == users)
+    }
+}
