@@ -1,34 +1,14 @@
-/// A small, fast, seedable generator (xoshiro256**): the demo must produce the same
-/// traffic for the same seed on every machine.
+/// The demo's random source: the client's xoshiro256** generator (the demo must
+/// produce the same traffic for the same seed on every machine) plus the
+/// distributions realistic traffic needs.
 struct DemoRandom: RandomNumberGenerator {
-    private var s: (UInt64, UInt64, UInt64, UInt64)
+    private var base: Xoshiro256
 
     init(seed: UInt64) {
-        // SplitMix64 spreads any seed (even 0) over the whole state.
-        var x = seed
-        func next() -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s = (next(), next(), next(), next())
+        base = Xoshiro256(seed: seed)
     }
 
-    mutating func next() -> UInt64 {
-        let result = rotl(s.1 &* 5, 7) &* 9
-        let t = s.1 << 17
-        s.2 ^= s.0
-        s.3 ^= s.1
-        s.1 ^= s.2
-        s.0 ^= s.3
-        s.2 ^= t
-        s.3 = rotl(s.3, 45)
-        return result
-    }
-
-    private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
+    mutating func next() -> UInt64 { base.next() }
 
     /// Uniform in [0, 1).
     mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }

@@ -135,7 +135,8 @@ private struct DeliveryLoop {
         let start = clock.now
         do {
             try await configuration.sink.write(events)
-            metrics.writeLatency.recordNanoseconds(Int64((clock.now - start).components.attoseconds / 1_000_000_000 + (clock.now - start).components.seconds * 1_000_000_000))
+            let elapsed = (clock.now - start).components
+            metrics.writeLatency.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
             metrics.written.increment(by: Int64(events.count))
             configuration.onDurable?(events.map(\.eventID))
             return true

@@ -79,7 +79,9 @@ public struct SQLiteEventQueue: DurableQueue {
         try await database.write { db in
             var removed = 0
             if let cutoff {
-                try db.execute(sql: "DELETE FROM analytics_queue WHERE created_at < ?", arguments: [cutoff.iso8601])
+                // Formatted by SQLite like the column's default, so the text comparison is exact.
+                try db.execute(sql: "DELETE FROM analytics_queue WHERE created_at < strftime('%Y-%m-%dT%H:%M:%fZ', ? / 1e6, 'unixepoch')",
+                               arguments: [cutoff.microsecondsSinceEpoch])
                 removed += db.changesCount
             }
             try db.execute(sql: """
@@ -92,21 +94,11 @@ public struct SQLiteEventQueue: DurableQueue {
     }
 
     static func decode(_ row: Row) throws -> QueuedEvent {
-        let idText: String = row["event_id"]
-        guard let eventID = EventID(idText) else { throw StoredRowError(reason: "queued event_id is not a UUID") }
         let propertiesText: String = row["properties"]
         let contextText: String = row["context"]
-        let properties = try JSONValue(parsing: propertiesText).objectValue ?? [:]
-        let event = EnrichedEvent(
-            eventID: eventID,
-            payload: try EventPayload(name: row["event_type"], properties: properties, policy: .disabled),
-            timestamp: Timestamp(microsecondsSinceEpoch: row["timestamp"]),
-            receivedAt: Timestamp(microsecondsSinceEpoch: row["received_at"]),
-            service: row["service"],
-            userID: row["user_id"],
-            anonymousID: row["anonymous_id"],
-            sessionID: row["session_id"],
-            context: EventContext(json: try JSONValue(parsing: contextText).objectValue ?? [:]))
+        let event = try EventRow.event(from: row,
+                                       properties: try JSONValue(parsing: propertiesText).objectValue ?? [:],
+                                       context: try JSONValue(parsing: contextText).objectValue ?? [:])
         return QueuedEvent(id: row["id"], event: event, attempts: row["attempts"])
     }
 }

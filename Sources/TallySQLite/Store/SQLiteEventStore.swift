@@ -111,23 +111,28 @@ struct EventRow: Sendable {
     /// Rebuilds a stored event. Stored rows passed validation on the way in, so
     /// personal-data checks are not repeated; the schema still is.
     static func decode(_ row: Row) throws -> EnrichedEvent {
+        let dataText: String = row["data"]
+        let data = try JSONValue(parsing: dataText).objectValue ?? [:]
+        return try event(from: row, properties: data["properties"]?.objectValue ?? [:], context: data["context"]?.objectValue ?? [:])
+    }
+
+    /// Rebuilds an event from the columns `analytics_events` and `analytics_queue`
+    /// share, given its properties and context.
+    static func event(from row: Row, properties: JSONObject, context: JSONObject) throws -> EnrichedEvent {
         let idText: String = row["event_id"]
         guard let eventID = EventID(idText) else {
             throw StoredRowError(reason: "event_id is not a UUID")
         }
-        let dataText: String = row["data"]
-        let data = try JSONValue(parsing: dataText).objectValue ?? [:]
-        let payload = try EventPayload(name: row["event_type"], properties: data["properties"]?.objectValue ?? [:], policy: .disabled)
         return EnrichedEvent(
             eventID: eventID,
-            payload: payload,
+            payload: try EventPayload(name: row["event_type"], properties: properties, policy: .disabled),
             timestamp: Timestamp(microsecondsSinceEpoch: row["timestamp"]),
             receivedAt: Timestamp(microsecondsSinceEpoch: row["received_at"]),
             service: row["service"],
             userID: row["user_id"],
             anonymousID: row["anonymous_id"],
             sessionID: row["session_id"],
-            context: EventContext(json: data["context"]?.objectValue ?? [:])
+            context: EventContext(json: context)
         )
     }
 }
