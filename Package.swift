@@ -73,6 +73,7 @@ let package = Package(
             name: "TallyTests",
             dependencies: [
                 "Tally", "TallyTesting",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -1,3 +1,4 @@
+import MetricsTestKit
 import Synchronization
 import Tally
 import TallyTesting
@@ -203,5 +204,45 @@ struct PipelineTests {
         #expect(statistics.buffered + statistics.droppedBufferFull == 5_000)
         #expect(statistics.bufferDepth <= 1_000)
         try await services.shutDown()
+    }
+
+    @Test("the worker reports tracked, invalid, written, retries, dropped, batch size, latency and depth as metrics")
+    func metrics() async throws {
+        let metrics = TestMetrics()
+        let sink = FlakySink(wrapping: MemoryEventStore())
+        sink.failNext(2)
+        var configuration = Self.configuration(sink: sink)
+        configuration.metricsFactory = metrics
+        configuration.batchSize = 10
+        configuration.bufferCapacity = 100
+        // Shutdown starts at once: give the retries room to succeed within it.
+        configuration.retry.attemptsDuringShutdown = 5
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        for n in 0..<120 { pipeline.client.track(.pageView(path: "/\(n)")) }   // 20 over capacity
+        pipeline.client.track(.apiRequest(method: "GET", route: "no-slash", statusCode: 200, durationMs: 1))
+        let services = RunningServices([pipeline.worker])
+        try await services.shutDown()
+
+        #expect(try metrics.expectCounter("tally_events_tracked_total").totalValue == 100)
+        #expect(try metrics.expectCounter("tally_events_written_total").totalValue == 100)
+        #expect(try metrics.expectCounter("tally_sink_retries_total").totalValue == 2)
+        #expect(try metrics.expectCounter("tally_events_dropped_total", [("reason", "buffer_full")]).totalValue == 21)
+        #expect(try metrics.expectRecorder("tally_batch_size").values.reduce(0, +) == 100)
+        #expect(try metrics.expectTimer("tally_sink_write_duration_seconds").values.count == 10)
+        #expect(try metrics.expectRecorder("tally_buffer_depth").lastValue == 0)
+    }
+
+    @Test("invalid events are counted by the worker's metrics")
+    func invalidMetric() async throws {
+        let metrics = TestMetrics()
+        var configuration = Self.configuration(sink: MemoryEventStore())
+        configuration.metricsFactory = metrics
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        pipeline.client.track(.apiRequest(method: "GET", route: "no-slash", statusCode: 200, durationMs: 1))
+        pipeline.client.track(.authLogout)
+        let services = RunningServices([pipeline.worker])
+        try await services.shutDown()
+        #expect(try metrics.expectCounter("tally_events_invalid_total").totalValue == 1)
+        #expect(try metrics.expectCounter("tally_events_written_total").totalValue == 1)
     }
 }

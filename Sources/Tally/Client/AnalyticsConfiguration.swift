@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 
 /// Everything an ``AnalyticsPipeline`` needs: where events go and how they are
@@ -43,6 +44,9 @@ public struct AnalyticsConfiguration: Sendable {
     /// Whether tracking starts enabled; see ``AnalyticsClient/isEnabled``. Defaults to `true`.
     public var isEnabled: Bool = true
     public var logger: Logger = Logger(label: "tally.analytics")
+    /// Where the worker's counters, recorders and timers go. Defaults to the
+    /// process's bootstrapped `MetricsSystem`.
+    public var metricsFactory: (any MetricsFactory)?
 
     public init(service: String, sink: any EventSink) {
         self.service = service

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import ServiceLifecycle
 
@@ -13,11 +14,12 @@ import ServiceLifecycle
 public final class AnalyticsWorker: Service, Sendable {
     private let configuration: AnalyticsConfiguration
     private let buffer: EventBuffer
-    private let metrics = PipelineMetrics()
+    private let metrics: PipelineMetrics
 
     init(configuration: AnalyticsConfiguration, buffer: EventBuffer) {
         self.configuration = configuration
         self.buffer = buffer
+        self.metrics = PipelineMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
     }
 
     public func run() async throws {
