@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "Tally", targets: ["Tally"]),
         .library(name: "TallySQLite", targets: ["TallySQLite"]),
+        .library(name: "TallyPostgres", targets: ["TallyPostgres"]),
         .executable(name: "tally", targets: ["tally"]),
     ],
     dependencies: [
@@ -14,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The core: events, validation, enrichment, the sink and store protocols,
@@ -34,17 +37,43 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The server store on PostgreSQL (postgres-nio): daily partitions, or a
+        // TimescaleDB hypertable when the extension is there.
+        .target(
+            name: "TallyPostgres",
+            dependencies: [
+                "Tally",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Fixtures shared by the test suites and the benchmarks.
         .target(
             name: "TallyTesting",
             dependencies: ["Tally"]
+        ),
+        // A throwaway database per test on the server of TALLY_TEST_DATABASE_URL.
+        .target(
+            name: "TallyPostgresTesting",
+            dependencies: ["Tally", "TallyPostgres"]
         ),
         .executableTarget(
             name: "tally",
             dependencies: [
                 "Tally",
                 "TallySQLite",
+                "TallyPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `swift run -c release tally-benchmark-postgres`: psql \copy against the store's writes.
+        .executableTarget(
+            name: "tally-benchmark-postgres",
+            dependencies: [
+                "Tally", "TallyPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -59,10 +88,20 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // One behavioural suite run against every store: memory, SQLite, PostgreSQL.
+        .testTarget(
+            name: "TallyStoreTests",
+            dependencies: ["Tally", "TallySQLite", "TallyPostgres", "TallyTesting", "TallyPostgresTesting"]
+        ),
+        // Migrations, lifecycle and connection errors on a real PostgreSQL server.
+        .testTarget(
+            name: "TallyPostgresTests",
+            dependencies: ["Tally", "TallyPostgres", "TallyTesting", "TallyPostgresTesting"]
+        ),
         // Runs the built `tally` executable as a user would.
         .testTarget(
             name: "TallyCLITests",
-            dependencies: ["tally", "Tally", "TallyTesting"]
+            dependencies: ["tally", "Tally", "TallyPostgres", "TallyTesting", "TallyPostgresTesting"]
         ),
     ]
 )

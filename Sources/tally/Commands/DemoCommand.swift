@@ -40,7 +40,7 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let path = try options.sqlitePath()
+        let path = try options.sqlitePath(command: "`tally demo`")
         try await MigrateCommand.migrate(path: path, phases: [.pre, .post], quiet: true)
         let database = try SQLiteDatabase(path: path)
         let store = SQLiteEventStore(database: database)
