@@ -113,6 +113,12 @@ public final class PostgresPool: Service, Sendable {
             return rows
         } catch let error as PSQLError {
             throw PostgresStoreError(error, database: configuration)
+        } catch let error as PostgresDecodingError {
+            // Its description can quote the column's bytes: name the column only.
+            throw PostgresStoreError(code: .failed, database: displayName, message: """
+                \(displayName): column \(error.columnName) (\(error.postgresType)) could not be read as \(error.targetType): \
+                the schema differs from what this build expects; check `tally migrate status`
+                """)
         }
     }
 

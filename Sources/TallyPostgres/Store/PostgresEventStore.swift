@@ -47,13 +47,17 @@ public struct PostgresEventStore: EventStore {
         while true {
             do {
                 return try await database.query(query) { row in Int(try row.decode(Int64.self)) }.first ?? 0
-            } catch let error as PostgresStoreError where error.sqlState == "40P01" && attempt < 3 {
-                // A deadlock with a writer whose batch was not in time order: the
-                // server rolled this statement back, so sending it again is safe.
+            } catch let error as PostgresStoreError where Self.retriedStates.contains(error.sqlState ?? "") && attempt < 3 {
+                // The server rolled the statement back, so sending it again is safe.
                 attempt += 1
             }
         }
     }
+
+    /// 40P01: a deadlock with a writer whose batch was not in time order.
+    /// 23514 on the default partition: the lifecycle job attached that day's
+    /// partition while this statement waited; sent again, the rows route to it.
+    static let retriedStates: Set<String> = ["40P01", "23514"]
 
     /// The batch as nine array parameters, in (timestamp, event_id) order.
     static func insertQuery(_ events: [EnrichedEvent]) -> PostgresQuery {
