@@ -21,7 +21,7 @@ struct ConnectionErrorTests {
         configuration.connectTimeout = .seconds(5)
         let error = try #require(await Self.connect(configuration))
         #expect(error.code == .unreachable)
-        #expect(error.description.hasPrefix("cannot reach PostgreSQL at 127.0.0.1:1 ("), "\(error)")
+        #expect(error.description.hasPrefix("cannot reach PostgreSQL at 127.0.0.1:1 (connection refused): "), "\(error)")
         #expect(error.description.contains("check that the server is running"))
         #expect(!error.description.contains("s3cret"))
         #expect(!error.description.contains("\n"))

@@ -117,10 +117,16 @@ public struct PostgresStoreError: Error, Sendable, CustomStringConvertible, Cust
         }
     }
 
-    /// An underlying network error, short: `Connection refused (errno: 111)`.
+    /// An underlying network error in a few words: NIO's own descriptions nest
+    /// several structures.
     private static func summary(of error: any Error) -> String {
         let text = String(describing: error)
-        if let range = text.range(of: "): ") { return String(text[range.upperBound...]) }
-        return text
+        let lower = text.lowercased()
+        if lower.contains("connection refused") { return "connection refused" }
+        if lower.contains("timeout") || lower.contains("timed out") { return "connection timed out" }
+        if lower.contains("socketaddresserror") || lower.contains("unknown(host") { return "the host name does not resolve" }
+        if lower.contains("network is unreachable") || lower.contains("no route to host") { return "no route to the host" }
+        if lower.contains("connection reset") { return "the connection was reset" }
+        return text.count > 160 ? String(text.prefix(160)) + "…" : text
     }
 }
