@@ -14,6 +14,16 @@ public struct PostgresMigrationTarget: MigrationTarget {
 
     /// The advisory lock every Tally migrator takes (`tally` in ASCII).
     public static let lockKey: Int64 = 0x74_61_6C_6C_79
+
+    /// Run before each migration, under the lock.
+    public static let createTableSQL = """
+        CREATE TABLE IF NOT EXISTS tally_schema_migrations (
+            id         text        PRIMARY KEY,
+            phase      text        NOT NULL CHECK (phase IN ('pre', 'post')),
+            checksum   text        NOT NULL,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )
+        """
     static let table = "tally_schema_migrations"
 
     public init(database: PostgresPool, mode: PostgresStorageMode) {
@@ -69,14 +79,7 @@ public struct PostgresMigrationTarget: MigrationTarget {
             try await connection.exec("BEGIN", logger: logger)
             do {
                 try await connection.exec("SELECT pg_advisory_xact_lock(\(Self.lockKey))", logger: logger)
-                try await connection.exec("""
-                    CREATE TABLE IF NOT EXISTS tally_schema_migrations (
-                        id         text        PRIMARY KEY,
-                        phase      text        NOT NULL CHECK (phase IN ('pre', 'post')),
-                        checksum   text        NOT NULL,
-                        applied_at timestamptz NOT NULL DEFAULT now()
-                    )
-                    """, logger: logger)
+                try await connection.exec(PostgresQuery(unsafeSQL: Self.createTableSQL), logger: logger)
                 var already = false
                 for try await _ in try await connection.query("SELECT 1 FROM tally_schema_migrations WHERE id = \(migration.id)", logger: logger) {
                     already = true

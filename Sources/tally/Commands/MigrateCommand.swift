@@ -90,8 +90,12 @@ struct MigrateCommand: AsyncParsableCommand {
                     throw CommandError("migration \(changed.id) was edited after it was applied; `migrate all` would refuse to run. Restore its original SQL and add a new migration instead.")
                 }
                 let pending = try await migrator.pending(phases: Set(Migration.Phase.allCases))
-                print(MigrationReport.dryRun(pending, database: status.database,
-                                             begin: "BEGIN;\nSELECT pg_advisory_xact_lock(\(PostgresMigrationTarget.lockKey));"))
+                print(MigrationReport.dryRun(pending, database: status.database, before: { _ in
+                    ["BEGIN;", "SELECT pg_advisory_xact_lock(\(PostgresMigrationTarget.lockKey));",
+                     PostgresMigrationTarget.createTableSQL + ";"]
+                }, after: { migration in
+                    ["INSERT INTO tally_schema_migrations (id, phase, checksum, applied_at) VALUES ('\(migration.id)', '\(migration.phase)', '\(migration.checksum)', now());"]
+                }))
             case .all, .pre, .post:
                 let applied = try await migrator.migrate(phases: phases) { migration in
                     print("applying \(migration.phase) \(migration.id)…")
@@ -100,6 +104,12 @@ struct MigrateCommand: AsyncParsableCommand {
                 print(applied.isEmpty
                     ? "\(migrator.target.displayName): up to date (\(which)), nothing to apply."
                     : "\(migrator.target.displayName): applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(which)).")
+                if mode == .partitioned, !applied.isEmpty {
+                    print("""
+                        Daily partitions are made by the lifecycle job: run `tally retention run` now and then on a \
+                        schedule (hourly); until a day has its partition, its events wait safely in analytics_events_default.
+                        """)
+                }
             }
         }
     }
@@ -156,13 +166,18 @@ enum MigrationReport {
         return lines.joined(separator: "\n")
     }
 
-    static func dryRun(_ pending: [Migration], database: String, begin: String = "BEGIN IMMEDIATE;") -> String {
+    static func dryRun(
+        _ pending: [Migration], database: String,
+        before: (Migration) -> [String] = { _ in ["BEGIN IMMEDIATE;"] },
+        after: (Migration) -> [String] = { _ in [] }
+    ) -> String {
         guard !pending.isEmpty else { return "-- \(database): up to date; `tally migrate all` would run nothing." }
         var lines = ["-- \(database): `tally migrate all` would run \(pending.count) migration(s), each in its own transaction.", ""]
         for migration in pending {
             lines.append("-- \(migration.id) (\(migration.phase) phase, checksum \(migration.checksum.prefix(12))…)")
-            lines.append(begin)
+            lines.append(contentsOf: before(migration))
             lines.append(migration.sql)
+            lines.append(contentsOf: after(migration))
             lines.append("COMMIT;")
             lines.append("")
         }
