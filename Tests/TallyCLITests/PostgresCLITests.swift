@@ -137,4 +137,19 @@ struct PostgresCLITests {
             }
         }
     }
+
+    @Test("demo fills a PostgreSQL database, and a re-run stores nothing new")
+    func demo() async throws {
+        try await TestPostgres.withEmptyDatabase { configuration async throws in
+            let arguments = ["demo", "--users", "40", "--days", "3", "--end", "2026-11-20T12:00:00Z"]
+            let first = try Self.tally(arguments, configuration)
+            #expect(first.status == 0, "\(first.stderr)")
+            let stored = try #require(first.stdout.firstMatch(of: /Stored ([0-9,]+) new events/)?.1)
+            #expect(stored != "0")
+            #expect(first.stdout.contains("\(configuration.database): \(stored) events (0 before)."), "\(first.stdout)")
+            let second = try Self.tally(arguments, configuration)
+            #expect(second.status == 0)
+            #expect(second.stdout.contains("Stored 0 new events"))
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tally
+import TallyPostgres
 import TallySQLite
 
 struct DemoCommand: AsyncParsableCommand {
@@ -40,10 +41,28 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let path = try options.sqlitePath(command: "`tally demo`")
-        try await MigrateCommand.migrate(path: path, phases: [.pre, .post], quiet: true)
-        let database = try SQLiteDatabase(path: path)
-        let store = SQLiteEventStore(database: database)
+        switch try options.backend() {
+        case .sqlite(let path):
+            try await MigrateCommand.migrate(path: path, phases: [.pre, .post], quiet: true)
+            let database = try SQLiteDatabase(path: path)
+            let store = SQLiteEventStore(database: database)
+            try await fill(store, name: "SQLite \(path)")
+            try await database.checkpoint()
+            let total = try await store.count()
+            print("Database: \(path), \(Format.bytes(database.fileSize())), \(total > 0 ? "\(database.fileSize() / Int64(total)) bytes/event" : "empty").")
+        case .postgres(let configuration):
+            let demo = self
+            try await PostgresPool.withCommandDatabase(configuration) { database in
+                let mode = try await PostgresMigrationTarget.mode(of: database)
+                try await Migrator(migrations: PostgresMigrations.all(mode: mode),
+                                   target: PostgresMigrationTarget(database: database, mode: mode)).migrate(phases: [.pre, .post])
+                try await demo.fill(PostgresEventStore(database: database), name: database.displayName)
+            }
+        }
+    }
+
+    /// Generates the traffic into `store`, with a progress bar, then prints a summary.
+    private func fill(_ store: some EventStore, name: String) async throws {
         let before = try await store.count()
 
         var configuration = DemoTraffic.Configuration(end: end.flatMap { Timestamp(iso8601: $0) } ?? .now())
@@ -52,7 +71,7 @@ struct DemoCommand: AsyncParsableCommand {
         configuration.seed = seed
         let traffic = DemoTraffic(configuration: configuration)
 
-        FileHandle.standardError.write(Data("Generating \(days) days of traffic for \(Format.count(users)) users into SQLite \(path)…\n".utf8))
+        FileHandle.standardError.write(Data("Generating \(days) days of traffic for \(Format.count(users)) users into \(name)…\n".utf8))
         let progress = ProgressBar(total: traffic.estimatedEventsPerDay * days, unit: "events")
         let clock = ContinuousClock()
         var generated = 0
@@ -75,9 +94,8 @@ struct DemoCommand: AsyncParsableCommand {
             generated += events.count
         }
         progress.finish(generated)
-        try await database.checkpoint()
 
-        try await printSummary(store: store, traffic: traffic)
+        try await printSummary(store: store)
         let total = try await store.count()
         print("""
 
@@ -86,13 +104,12 @@ struct DemoCommand: AsyncParsableCommand {
             Stored \(Format.count(stored)) new events in \(String(format: "%.2f", writing.seconds)) s \
             (\(Format.count(Int(Double(generated) / max(writing.seconds, 1e-9)))) events/s, batches of \(batchSize), durable).
             \(generated - stored == 0 ? "" : "\(Format.count(generated - stored)) were already stored (same seed and days as before): skipped by id.\n")\
-            Database: \(path), \(Format.count(total)) events (\(Format.count(before)) before), \
-            \(Format.bytes(database.fileSize())), \(total > 0 ? "\(database.fileSize() / Int64(total)) bytes/event" : "empty").
+            \(name): \(Format.count(total)) events (\(Format.count(before)) before).
             """)
     }
 
     /// Events per day (rows) and family (columns), read back from the store.
-    private func printSummary(store: SQLiteEventStore, traffic: DemoTraffic) async throws {
+    private func printSummary(store: some EventStore) async throws {
         let counts = try await store.dailyCounts()
         let families = EventFamily.allCases
         var perDay: [Timestamp: [EventFamily: Int]] = [:]
