@@ -37,8 +37,11 @@ public struct PartitionLifecycle: Service {
         public var movedFromDefault = 0
         /// Partitions or chunks dropped for retention, by name.
         public var droppedPartitions: [String] = []
-        /// Events those held, plus old events deleted from the default partition.
+        /// Events the dropped partitions or chunks held.
         public var droppedEvents = 0
+        /// Events older than the retention deleted from the default partition
+        /// (they arrived after their day's partition was dropped, or before any was made).
+        public var deletedFromDefault = 0
         /// TimescaleDB chunks compressed.
         public var compressedChunks: [String] = []
         /// The oldest instant kept: the start of the oldest retained day.
@@ -69,7 +72,7 @@ public struct PartitionLifecycle: Service {
                 let report = try await runOnce()
                 logger.info("lifecycle run", metadata: [
                     "created": "\(report.createdPartitions.count)", "dropped": "\(report.droppedPartitions.count)",
-                    "dropped_events": "\(report.droppedEvents)", "compressed": "\(report.compressedChunks.count)",
+                    "dropped_events": "\(report.droppedEvents + report.deletedFromDefault)", "compressed": "\(report.compressedChunks.count)",
                 ])
             } catch {
                 logger.error("lifecycle run failed; retrying at the next tick", metadata: ["error": "\(error)"])
@@ -224,7 +227,7 @@ public struct PartitionLifecycle: Service {
         }
         // Old events that arrived after their day's partition was dropped wait in
         // the default partition: delete them too.
-        report.droppedEvents += try await database.query("""
+        report.deletedFromDefault = try await database.query("""
             WITH deleted AS (DELETE FROM analytics_events_default WHERE timestamp < \(PostgresTimestamp(cutoff)) RETURNING 1)
             SELECT count(*)::int8 FROM deleted
             """) { row in Int(try row.decode(Int64.self)) }.first ?? 0

@@ -71,17 +71,26 @@ struct RetentionCommand: AsyncParsableCommand {
         static func describe(_ report: PartitionLifecycle.Report, database: String, mode: PostgresStorageMode, retentionDays: Int) -> String {
             let unit = mode == .partitioned ? "partition" : "chunk"
             func plural(_ n: Int, _ word: String) -> String { "\(Format.count(n)) \(word)\(n == 1 ? "" : "s")" }
+            func names(_ list: [String]) -> String {
+                switch list.count {
+                case 0: ""
+                case 1...4: ": " + list.joined(separator: ", ")
+                default: ": \(list[0]), \(list[1]) … \(list[list.count - 1])"
+                }
+            }
             var lines = ["\(database) (\(mode)): keeping \(retentionDays) days, from \(report.cutoff.dateString) on."]
             if mode == .partitioned {
-                lines.append("Created \(plural(report.createdPartitions.count, "partition"))"
-                    + (report.createdPartitions.isEmpty ? "" : ": \(report.createdPartitions.joined(separator: ", "))")
-                    + (report.movedFromDefault > 0 ? " (moved \(plural(report.movedFromDefault, "event")) out of the default partition)" : "")
+                lines.append("Created \(plural(report.createdPartitions.count, "partition"))\(names(report.createdPartitions))"
+                    + (report.movedFromDefault > 0 ? "; moved \(plural(report.movedFromDefault, "event")) out of the default partition into them" : "")
                     + ".")
             }
             lines.append("Dropped \(plural(report.droppedPartitions.count, unit)) holding \(plural(report.droppedEvents, "event"))"
-                + (report.droppedPartitions.isEmpty ? "" : ": \(report.droppedPartitions.joined(separator: ", "))") + ".")
+                + "\(names(report.droppedPartitions)).")
+            if report.deletedFromDefault > 0 {
+                lines.append("Deleted \(plural(report.deletedFromDefault, "event")) older than \(report.cutoff.dateString) from the default partition.")
+            }
             if mode == .timescaledb {
-                lines.append("Compressed \(plural(report.compressedChunks.count, "chunk")).")
+                lines.append("Compressed \(plural(report.compressedChunks.count, "chunk"))\(names(report.compressedChunks)).")
             }
             return lines.joined(separator: "\n")
         }
