@@ -96,7 +96,10 @@ let package = Package(
         // Migrations, lifecycle and connection errors on a real PostgreSQL server.
         .testTarget(
             name: "TallyPostgresTests",
-            dependencies: ["Tally", "TallyPostgres", "TallyTesting", "TallyPostgresTesting"]
+            dependencies: [
+                "Tally", "TallyPostgres", "TallyTesting", "TallyPostgresTesting",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         // Runs the built `tally` executable as a user would.
         .testTarget(

@@ -1,4 +1,5 @@
 import PostgresNIO
+import ServiceLifecycle
 import Tally
 import TallyPostgres
 import TallyPostgresTesting
@@ -125,6 +126,29 @@ struct PartitionLifecycleTests {
             task.cancel()
             try await task.value
             #expect(created, "the service created today's partition")
+        }
+    }
+
+    @Test("in a ServiceGroup, the pool starts first, the job runs, and a graceful shutdown stops both")
+    func serviceGroup() async throws {
+        try await TestPostgres.withMigratedDatabase { migrated async throws in
+            let pool = PostgresPool(configuration: migrated.configuration, logger: TestPostgres.logger)
+            var configuration = PartitionLifecycle.Configuration()
+            configuration.interval = .milliseconds(50)
+            configuration.daysAhead = 2
+            let lifecycle = PartitionLifecycle(database: pool, mode: .partitioned, configuration: configuration, logger: TestPostgres.logger)
+            // Reverse order on shutdown: the job stops before the pool it uses.
+            let group = ServiceGroup(services: [pool, lifecycle], gracefulShutdownSignals: [], logger: TestPostgres.logger)
+            let running = Task { try await group.run() }
+            let dayAfterTomorrow = "analytics_events_p" + Timestamp.now().adding(days: 2).dateString.filter { $0 != "-" }
+            var created = false
+            for _ in 0..<100 where !created {
+                try await Task.sleep(for: .milliseconds(50))
+                created = try await migrated.query("SELECT to_regclass(\(dayAfterTomorrow)) IS NOT NULL") { row in try row.decode(Bool.self) } == [true]
+            }
+            await group.triggerGracefulShutdown()
+            try await running.value
+            #expect(created, "the job made the partition two days ahead")
         }
     }
 }
