@@ -99,6 +99,7 @@ let package = Package(
             dependencies: [
                 "Tally", "TallyPostgres", "TallyTesting", "TallyPostgresTesting",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
         // Runs the built `tally` executable as a user would.
