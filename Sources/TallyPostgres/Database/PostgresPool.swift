@@ -70,16 +70,21 @@ public final class PostgresPool: Service, Sendable {
         if check { try await checkConnection(configuration, logger: logger) }
         let database = PostgresPool(configuration: configuration, logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            let (started, continuation) = AsyncStream<Void>.makeStream()
-            group.addTask {
-                // `run()` marks the client running before its first suspension, so
-                // once this signal is seen no lease can beat it (postgres-nio warns
-                // when a connection is leased before `run()`).
-                continuation.finish()
-                try await database.run()
+            // postgres-nio warns when a connection is leased before `run()` has
+            // started. `run()` marks the client running before its first
+            // suspension, and an immediate task runs on this thread up to that
+            // suspension, so by the time `body` runs the client is running.
+            if #available(macOS 26.0, iOS 26.0, *) {
+                group.addImmediateTask { try await database.run() }
+            } else {
+                let (started, continuation) = AsyncStream<Void>.makeStream()
+                group.addTask {
+                    continuation.finish()
+                    try await database.run()
+                }
+                for await _ in started {}
+                try? await Task.sleep(for: .milliseconds(1))
             }
-            for await _ in started {}
-            await Task.yield()
             defer { group.cancelAll() }
             return try await body(database)
         }
