@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "Tally", targets: ["Tally"]),
         .library(name: "TallySQLite", targets: ["TallySQLite"]),
         .library(name: "TallyDevice", targets: ["TallyDevice"]),
+        .library(name: "TallyPostgres", targets: ["TallyPostgres"]),
         .executable(name: "tally", targets: ["tally"]),
     ],
     dependencies: [
@@ -17,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The core: events, validation, enrichment, the sink and store protocols,
@@ -51,6 +53,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The server store on PostgreSQL (postgres-nio): daily partitions, or a
+        // TimescaleDB hypertable when the extension is there.
+        .target(
+            name: "TallyPostgres",
+            dependencies: [
+                "Tally",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Fixtures shared by the test suites and the benchmarks.
         .target(
             name: "TallyTesting",
@@ -59,14 +72,29 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // A throwaway database per test on the server of TALLY_TEST_DATABASE_URL.
+        .target(
+            name: "TallyPostgresTesting",
+            dependencies: ["Tally", "TallyPostgres"]
+        ),
         .executableTarget(
             name: "tally",
             dependencies: [
                 "Tally",
                 "TallySQLite",
+                "TallyPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // `swift run -c release tally-benchmark-postgres`: psql \copy against the store's writes.
+        .executableTarget(
+            name: "tally-benchmark-postgres",
+            dependencies: [
+                "Tally", "TallyPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
@@ -83,6 +111,20 @@ let package = Package(
                 "Tally", "TallySQLite", "TallyTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // One behavioural suite run against every store: memory, SQLite, PostgreSQL.
+        .testTarget(
+            name: "TallyStoreTests",
+            dependencies: ["Tally", "TallySQLite", "TallyPostgres", "TallyTesting", "TallyPostgresTesting"]
+        ),
+        // Migrations, lifecycle and connection errors on a real PostgreSQL server.
+        .testTarget(
+            name: "TallyPostgresTests",
+            dependencies: [
+                "Tally", "TallyPostgres", "TallyTesting", "TallyPostgresTesting",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
             ]
         ),
         .testTarget(
@@ -106,7 +148,7 @@ let package = Package(
         .testTarget(
             name: "TallyCLITests",
             dependencies: [
-                "tally", "tally-crash-probe", "Tally", "TallySQLite", "TallyTesting",
+                "tally", "tally-crash-probe", "Tally", "TallySQLite", "TallyPostgres", "TallyTesting", "TallyPostgresTesting",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

@@ -11,7 +11,7 @@ struct TallyCommand: AsyncParsableCommand {
             else the embedded SQLite file ./tally.sqlite.
             """,
         version: TallyVersion.current,
-        subcommands: [MigrateCommand.self, DemoCommand.self, RefreshCommand.self, ReportCommand.self, EventsCommand.self]
+        subcommands: [MigrateCommand.self, RetentionCommand.self, DemoCommand.self, RefreshCommand.self, ReportCommand.self, EventsCommand.self]
     )
 
 }

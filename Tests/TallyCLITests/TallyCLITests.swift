@@ -151,16 +151,21 @@ struct TallyCLITests {
         #expect(!FileManager.default.fileExists(atPath: directory.file("tally.sqlite")))
     }
 
-    @Test("a postgres:// URL and an unknown scheme get one clear line each")
-    func unsupportedDatabases() throws {
+    @Test("an unreachable postgres:// URL and an unknown scheme get one clear line each")
+    func unusableDatabases() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let postgres = try TallyProcess.run(["migrate", "status"], in: directory.path,
-                                            environment: ["DATABASE_URL": "postgres://tally:secret@localhost/tally"])
+                                            environment: ["DATABASE_URL": "postgres://tally:secret@127.0.0.1:1/tally"])
         #expect(postgres.status != 0)
-        #expect(postgres.stderr.contains("PostgreSQL"))
-        #expect(postgres.stderr.contains("DATABASE_URL"))
+        #expect(postgres.stderr.contains("cannot reach PostgreSQL at 127.0.0.1:1"), "\(postgres.stderr)")
         #expect(!postgres.stderr.contains("secret"), "credentials never appear in messages")
+        #expect(postgres.stderr.split(separator: "\n").count == 1, "\(postgres.stderr)")
+
+        let demo = try TallyProcess.run(["demo", "--database", "postgres://tally:secret@127.0.0.1:1/tally"], in: directory.path)
+        #expect(demo.status != 0)
+        #expect(demo.stderr.contains("cannot reach PostgreSQL at 127.0.0.1:1"))
+        #expect(!demo.stderr.contains("secret"))
 
         let mysql = try TallyProcess.run(["migrate", "status", "--database", "mysql://localhost/x"], in: directory.path)
         #expect(mysql.status != 0)

@@ -83,9 +83,10 @@ struct EnqueueAnalyticsEventTests {
     func boundedByAge() async throws {
         let fixture = try await DeviceFixture.make()
         defer { fixture.remove() }
-        let enqueue = fixture.enqueue(maxAge: .milliseconds(300))
+        // Wide margins: each enqueue also trims, so the three must land well within maxAge.
+        let enqueue = fixture.enqueue(maxAge: .seconds(3))
         _ = try await fixture.queueEvents(3, using: enqueue)
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(3_200))
 
         let result = try await enqueue.execute(AnalyticsEvent.authLogout)
 

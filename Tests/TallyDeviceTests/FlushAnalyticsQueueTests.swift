@@ -7,21 +7,28 @@ import Testing
 
 @Suite("Flushing the device queue over HTTP")
 struct FlushAnalyticsQueueTests {
+    /// Sleeps until just after `deadline`.
+    static func sleep(until deadline: Timestamp) async throws {
+        let wait = deadline.microsecondsSinceEpoch - Timestamp.now().microsecondsSinceEpoch + 50_000
+        if wait > 0 { try await Task.sleep(for: .microseconds(wait)) }
+    }
+
     @Test("500, then 429 with Retry-After, then 413, then 200: nothing lost, nothing sent twice")
     func failureSequence() async throws {
         let fixture = try await DeviceFixture.make()
         defer { fixture.remove() }
         let server = try LocalHTTPServer(responses: [
             .init(status: 500, body: "database down"),
-            .init(status: 429, headers: [(name: "Retry-After", value: "1")]),
+            .init(status: 429, headers: [(name: "Retry-After", value: "3")]),
             .init(status: 413),
             .init(status: 413),
             .init(status: 200, body: #"{"success":true}"#),
         ])
         defer { server.stop() }
         let queued = try await fixture.queueEvents(10)
-        // Long enough (150–300 ms with jitter) that the "too early" flush below is surely early.
-        let flush = fixture.flush(to: server, initialBackoff: .milliseconds(300))
+        // Long enough (1.5–3 s with jitter) that the "too early" flush below is surely
+        // early, even on a loaded 2-core machine.
+        let flush = fixture.flush(to: server, initialBackoff: .seconds(3))
 
         // 500: nothing removed, the attempt noted on every row, a retry scheduled.
         let first = await flush.execute()
@@ -36,22 +43,21 @@ struct FlushAnalyticsQueueTests {
         #expect(early.nextRetryAt == firstRetry)
         #expect(server.requests.count == 1)
 
-        // 429 with Retry-After: 1 → no retry for at least a second.
-        try await Task.sleep(for: .milliseconds(350))
+        // 429 with Retry-After: 3 → no retry for at least three seconds.
+        try await Self.sleep(until: firstRetry)
         let beforeSecond = Timestamp.now()
         let second = await flush.execute()
         #expect(second.status == .retryScheduled(reason: "the collector answered 429"))
         let secondRetry = try #require(second.nextRetryAt)
-        #expect(secondRetry >= beforeSecond.adding(microseconds: 1_000_000))
+        #expect(secondRetry >= beforeSecond.adding(microseconds: 3_000_000))
         #expect(try await fixture.queue.peek(limit: 100).map(\.attempts) == Array(repeating: 2, count: 10))
         #expect(server.requests.count == 2)
 
-        try await Task.sleep(for: .milliseconds(300))
         #expect(await flush.execute().status == .backingOff, "part way through Retry-After")
         #expect(server.requests.count == 2)
 
         // 413 on 10 → halves of 5; 413 on the first half → 2 + 3; then 200 for the rest.
-        try await Task.sleep(for: .milliseconds(800))
+        try await Self.sleep(until: secondRetry)
         let third = await flush.execute()
         #expect(third.status == .drained)
         #expect(third.sent == 10 && third.dropped == 0 && third.remaining == 0)

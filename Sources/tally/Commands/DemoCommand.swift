@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Tally
+import TallyPostgres
 import TallySQLite
 
 struct DemoCommand: AsyncParsableCommand {
@@ -43,10 +44,46 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let path = try options.sqlitePath()
-        try await MigrateCommand.migrate(path: path, phases: [.pre, .post], quiet: true)
-        let database = try SQLiteDatabase(path: path)
-        let store = SQLiteEventStore(database: database)
+        switch try options.backend() {
+        case .sqlite(let path):
+            try await MigrateCommand.migrate(path: path, phases: [.pre, .post], quiet: true)
+            let database = try SQLiteDatabase(path: path)
+            let store = SQLiteEventStore(database: database)
+            let traffic = try await fill(store, name: "SQLite \(path)")
+            try await database.checkpoint()
+
+            // The dashboard reads aggregates: bring them up to date now rather than at the next hourly refresh.
+            FileHandle.standardError.write(Data("Refreshing aggregates…\n".utf8))
+            let refreshProgress = LockedProgress(unit: "days")
+            let clock = ContinuousClock()
+            let refreshStart = clock.now
+            let refresh = try await AggregateRefresher(store: SQLiteAggregateStore(database: database))
+                .refresh(from: traffic.startOfDay(0), to: traffic.configuration.end.adding(microseconds: 1), now: traffic.configuration.end) { done, total in
+                    refreshProgress.update(done, total)
+                }
+            refreshProgress.finish()
+            let total = try await store.count()
+            print("""
+                Refreshed the aggregates of \(refresh.days.count) days in \(String(format: "%.2f", (clock.now - refreshStart).seconds)) s; \
+                try `tally report api-latency`.
+                Database: \(path), \(Format.bytes(database.fileSize())), \
+                \(total > 0 ? "\(database.fileSize() / Int64(total)) bytes/event" : "empty").
+                """)
+        case .postgres(let configuration):
+            let demo = self
+            try await PostgresPool.withCommandDatabase(configuration) { database in
+                let mode = try await PostgresMigrationTarget.mode(of: database)
+                try await Migrator(migrations: PostgresMigrations.all(mode: mode),
+                                   target: PostgresMigrationTarget(database: database, mode: mode)).migrate(phases: [.pre, .post])
+                _ = try await demo.fill(PostgresEventStore(database: database), name: database.displayName)
+            }
+            print("The aggregates are not maintained on PostgreSQL yet (SQLite only, for now).")
+        }
+    }
+
+    /// Generates the traffic and sends it the way an app's events go — client →
+    /// buffer → worker → `store` — with a progress bar, then prints a summary.
+    private func fill(_ store: some EventStore, name: String) async throws -> DemoTraffic {
         let before = try await store.count()
 
         var trafficConfiguration = DemoTraffic.Configuration(end: end.flatMap { Timestamp(iso8601: $0) } ?? .now())
@@ -55,7 +92,6 @@ struct DemoCommand: AsyncParsableCommand {
         trafficConfiguration.seed = seed
         let traffic = DemoTraffic(configuration: trafficConfiguration)
 
-        // The same path as an app's events: client → buffer → worker → store.
         let durable = DurableCounter()
         var configuration = AnalyticsConfiguration(service: "demo", sink: store)
         configuration.batchSize = batchSize
@@ -69,7 +105,7 @@ struct DemoCommand: AsyncParsableCommand {
         let services = ServiceGroup(configuration: .init(
             services: [pipeline.worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
 
-        FileHandle.standardError.write(Data("Generating \(days) days of traffic for \(Format.count(users)) users into SQLite \(path)…\n".utf8))
+        FileHandle.standardError.write(Data("Generating \(days) days of traffic for \(Format.count(users)) users into \(name)…\n".utf8))
         let progress = ProgressBar(total: traffic.estimatedEventsPerDay * days, unit: "events")
         let clock = ContinuousClock()
         let started = clock.now
@@ -96,37 +132,23 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let elapsed = clock.now - started
         progress.finish(durable.value)
-        try await database.checkpoint()
 
-        // The dashboard reads aggregates: bring them up to date now rather than at the next hourly refresh.
-        FileHandle.standardError.write(Data("Refreshing aggregates…\n".utf8))
-        let refreshProgress = LockedProgress(unit: "days")
-        let refreshStart = clock.now
-        let refresh = try await AggregateRefresher(store: SQLiteAggregateStore(database: database))
-            .refresh(from: traffic.startOfDay(0), to: trafficConfiguration.end.adding(microseconds: 1), now: trafficConfiguration.end) { done, total in
-                refreshProgress.update(done, total)
-            }
-        refreshProgress.finish()
-        let refreshSeconds = (clock.now - refreshStart).seconds
-
-        try await printSummary(store: store, traffic: traffic)
+        try await printSummary(store: store)
         let total = try await store.count()
         let stored = total - before
         print("""
 
             Generated \(Format.count(generated)) events in \(String(format: "%.2f", generating.seconds)) s of CPU \
             (\(Format.count(Int(Double(generated) / max(generating.seconds, 1e-9)))) events/s).
-            Stored \(Format.count(stored)) new events through client → worker → SQLite in \(String(format: "%.2f", elapsed.seconds)) s \
+            Stored \(Format.count(stored)) new events through client → worker → store in \(String(format: "%.2f", elapsed.seconds)) s \
             (\(Format.count(Int(Double(durable.value) / max(elapsed.seconds, 1e-9)))) events/s durable, batches of \(batchSize)).
             \(generated - stored == 0 ? "" : "\(Format.count(generated - stored)) were already stored (same seed, days and end as before): skipped by id.\n")\
-            Refreshed the aggregates of \(refresh.days.count) days in \(String(format: "%.2f", refreshSeconds)) s; try `tally report api-latency`.
-            Database: \(path), \(Format.count(total)) events (\(Format.count(before)) before), \
-            \(Format.bytes(database.fileSize())), \(total > 0 ? "\(database.fileSize() / Int64(total)) bytes/event" : "empty").
+            \(name): \(Format.count(total)) events (\(Format.count(before)) before).
             """)
+        return traffic
     }
-
     /// Events per day (rows) and family (columns), read back from the store.
-    private func printSummary(store: SQLiteEventStore, traffic: DemoTraffic) async throws {
+    private func printSummary(store: some EventStore) async throws {
         let counts = try await store.dailyCounts()
         let families = EventFamily.allCases
         var perDay: [Timestamp: [EventFamily: Int]] = [:]

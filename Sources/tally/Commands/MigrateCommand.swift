@@ -1,5 +1,6 @@
 import ArgumentParser
 import Tally
+import TallyPostgres
 import TallySQLite
 
 struct MigrateCommand: AsyncParsableCommand {
@@ -12,6 +13,10 @@ struct MigrateCommand: AsyncParsableCommand {
             all:      pre, then post.
             status:   applied and pending migrations per phase; flags edited ones.
             dry-run:  print the SQL `all` would run; changes nothing.
+
+            On PostgreSQL the first migration chooses the storage mode: a TimescaleDB \
+            hypertable when the extension is installed or can be created, else daily \
+            partitions. --postgres-mode forces one.
             """
     )
 
@@ -25,8 +30,23 @@ struct MigrateCommand: AsyncParsableCommand {
 
     @OptionGroup var options: DatabaseOptions
 
+    @Option(help: ArgumentHelp("PostgreSQL only: auto, partitioned or timescaledb.",
+                               discussion: "Chosen when the first migration runs. Defaults to auto."))
+    var postgresMode: PostgresModeOption = .auto
+
+    enum PostgresModeOption: String, ExpressibleByArgument, CaseIterable {
+        case auto, partitioned, timescaledb
+        var forced: PostgresStorageMode? { PostgresStorageMode(rawValue: rawValue) }
+    }
+
     func run() async throws {
-        let path = try options.sqlitePath()
+        let path: String
+        switch try options.backend() {
+        case .sqlite(let sqlitePath):
+            path = sqlitePath
+        case .postgres(let configuration):
+            return try await runPostgres(configuration)
+        }
         let migrations = SQLiteMigrations.all
         switch action {
         case .status:
@@ -41,12 +61,56 @@ struct MigrateCommand: AsyncParsableCommand {
             let pending = try await migrator.pending(phases: Set(Migration.Phase.allCases))
             print(MigrationReport.dryRun(pending, database: status.database))
         case .all, .pre, .post:
-            let phases: Set<Migration.Phase> = switch action {
-            case .pre: [.pre]
-            case .post: [.post]
-            default: [.pre, .post]
-            }
             try await Self.migrate(path: path, phases: phases)
+        }
+    }
+
+    private var phases: Set<Migration.Phase> {
+        switch action {
+        case .pre: [.pre]
+        case .post: [.post]
+        default: [.pre, .post]
+        }
+    }
+
+    private func runPostgres(_ configuration: PostgresPool.Configuration) async throws {
+        let action = action
+        let forced = postgresMode.forced
+        let phases = phases
+        try await PostgresPool.withCommandDatabase(configuration) { database in
+            let mode = try await PostgresMigrationTarget.mode(of: database, forced: forced)
+            let migrator = Migrator(migrations: PostgresMigrations.all(mode: mode),
+                                    target: PostgresMigrationTarget(database: database, mode: mode))
+            switch action {
+            case .status:
+                print(MigrationReport.status(try await migrator.status()))
+            case .dryRun:
+                let status = try await migrator.status()
+                if let changed = status.entries.first(where: \.isChanged) {
+                    throw CommandError("migration \(changed.id) was edited after it was applied; `migrate all` would refuse to run. Restore its original SQL and add a new migration instead.")
+                }
+                let pending = try await migrator.pending(phases: Set(Migration.Phase.allCases))
+                print(MigrationReport.dryRun(pending, database: status.database, before: { _ in
+                    ["BEGIN;", "SELECT pg_advisory_xact_lock(\(PostgresMigrationTarget.lockKey));",
+                     PostgresMigrationTarget.createTableSQL + ";"]
+                }, after: { migration in
+                    ["INSERT INTO tally_schema_migrations (id, phase, checksum, applied_at) VALUES ('\(migration.id)', '\(migration.phase)', '\(migration.checksum)', now());"]
+                }))
+            case .all, .pre, .post:
+                let applied = try await migrator.migrate(phases: phases) { migration in
+                    print("applying \(migration.phase) \(migration.id)…")
+                }
+                let which = phases.count == 2 ? "all" : phases.first!.rawValue
+                print(applied.isEmpty
+                    ? "\(migrator.target.displayName): up to date (\(which)), nothing to apply."
+                    : "\(migrator.target.displayName): applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(which)).")
+                if mode == .partitioned, !applied.isEmpty {
+                    print("""
+                        Daily partitions are made by the lifecycle job: run `tally retention run` now and then on a \
+                        schedule (hourly); until a day has its partition, its events wait safely in analytics_events_default.
+                        """)
+                }
+            }
         }
     }
 
@@ -102,13 +166,18 @@ enum MigrationReport {
         return lines.joined(separator: "\n")
     }
 
-    static func dryRun(_ pending: [Migration], database: String) -> String {
+    static func dryRun(
+        _ pending: [Migration], database: String,
+        before: (Migration) -> [String] = { _ in ["BEGIN IMMEDIATE;"] },
+        after: (Migration) -> [String] = { _ in [] }
+    ) -> String {
         guard !pending.isEmpty else { return "-- \(database): up to date; `tally migrate all` would run nothing." }
         var lines = ["-- \(database): `tally migrate all` would run \(pending.count) migration(s), each in its own transaction.", ""]
         for migration in pending {
             lines.append("-- \(migration.id) (\(migration.phase) phase, checksum \(migration.checksum.prefix(12))…)")
-            lines.append("BEGIN IMMEDIATE;")
+            lines.append(contentsOf: before(migration))
             lines.append(migration.sql)
+            lines.append(contentsOf: after(migration))
             lines.append("COMMIT;")
             lines.append("")
         }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Tally
+import TallyPostgres
 import TallySQLite
 
 /// `--database`, shared by every command that touches a store.
@@ -19,18 +21,54 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
-    /// The SQLite path, or a clear refusal for backends this build does not have yet.
-    func sqlitePath() throws -> String {
+    /// The SQLite path, or a clear refusal for commands that work on SQLite only.
+    func sqlitePath(command: String = "this command") throws -> String {
         let (location, source) = try resolve()
         switch location {
         case .sqlite(let path):
             return path
         case .postgres:
             throw CommandError("""
-                the database given by \(source) is PostgreSQL (\(location)), which this build of Tally \
-                does not support yet. Use a SQLite file for now, e.g. --database ./tally.sqlite \
-                (unset \(source == .flag ? "the flag" : source.description) to get the default).
+                the database given by \(source) is PostgreSQL (\(location)); \(command) works on a SQLite file only \
+                for now. Give one with --database ./tally.sqlite \
+                (or unset \(source == .flag ? "the flag" : source.description) to get the default).
                 """)
+        }
+    }
+
+    /// The backend the flag or environment names.
+    enum Backend {
+        case sqlite(path: String)
+        case postgres(PostgresPool.Configuration)
+    }
+
+    func backend() throws -> Backend {
+        let (location, _) = try resolve()
+        switch location {
+        case .sqlite(let path):
+            return .sqlite(path: path)
+        case .postgres(let url):
+            do {
+                return .postgres(try PostgresPool.Configuration(url: url))
+            } catch {
+                throw CommandError(error.description)
+            }
+        }
+    }
+}
+
+extension PostgresPool {
+    /// Runs `body` with the database, turning its errors into one line for the user.
+    static func withCommandDatabase<Result: Sendable>(
+        _ configuration: Configuration,
+        _ body: @Sendable (PostgresPool) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await withRunning(configuration, logger: Logger(label: "tally.postgres", factory: { _ in SwiftLogNoOpLogHandler() }), body)
+        } catch let error as PostgresStoreError {
+            throw CommandError(error.description)
+        } catch let error as MigrationError {
+            throw CommandError(error.description)
         }
     }
 }

@@ -1,5 +1,7 @@
 import Foundation
 import Tally
+import TallyPostgres
+import TallyPostgresTesting
 import TallySQLite
 import TallyTesting
 import Testing
@@ -7,19 +9,33 @@ import Testing
 /// One behavioural suite, run against every store.
 enum StoreKind: String, CaseIterable, CustomTestStringConvertible {
     case memory, sqlite
+    /// A database of its own on the server of TALLY_TEST_DATABASE_URL, in daily-partition mode.
+    case postgres
+    /// The same on TimescaleDB; left out of the runs when the server cannot create the extension.
+    case timescaledb
 
     var testDescription: String { rawValue }
 
-    /// A fresh, migrated store, and a cleanup to call when done.
-    func makeStore() async throws -> (store: any EventStore, cleanup: @Sendable () -> Void) {
+    /// The kinds every run exercises. PostgreSQL is always in: without a server its
+    /// tests fail saying to run scripts/test. TimescaleDB has a suite of its own,
+    /// reported as skipped when the server cannot create the extension.
+    static let always: [StoreKind] = [.memory, .sqlite, .postgres]
+
+    /// Runs `body` with a fresh, migrated store, then removes it.
+    func withStore(_ body: @Sendable (any EventStore) async throws -> Void) async throws {
         switch self {
         case .memory:
-            return (MemoryEventStore(), {})
+            try await body(MemoryEventStore())
         case .sqlite:
             let directory = try TemporaryDirectory()
+            defer { directory.remove() }
             let database = try SQLiteDatabase(path: directory.file("events.sqlite"))
             try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre, .post])
-            return (SQLiteEventStore(database: database), { directory.remove() })
+            try await body(SQLiteEventStore(database: database))
+        case .postgres, .timescaledb:
+            try await TestPostgres.withMigratedDatabase(mode: self == .postgres ? .partitioned : .timescaledb) { database async throws in
+                try await body(PostgresEventStore(database: database))
+            }
         }
     }
 }
@@ -36,10 +52,66 @@ struct StoreBehaviourTests {
         }
     }
 
-    @Test("writing the same 10,000 events twice stores 10,000", arguments: StoreKind.allCases)
+    @Test("writing the same 10,000 events twice stores 10,000", arguments: StoreKind.always)
     func sameBatchTwiceStoredOnce(kind: StoreKind) async throws {
-        let (store, cleanup) = try await kind.makeStore()
-        defer { cleanup() }
+        try await kind.withStore(Self.sameBatchTwiceStoredOnce)
+    }
+
+    @Test("every catalogue event reads back exactly as written", arguments: StoreKind.always)
+    func roundTrip(kind: StoreKind) async throws {
+        try await kind.withStore(Self.roundTrip)
+    }
+
+    @Test("events are returned in time order within the range, up to the limit", arguments: StoreKind.always)
+    func rangeAndLimit(kind: StoreKind) async throws {
+        try await kind.withStore(Self.rangeAndLimit)
+    }
+
+    @Test("daily counts group by UTC day and event type", arguments: StoreKind.always)
+    func dailyCounts(kind: StoreKind) async throws {
+        try await kind.withStore(Self.dailyCounts)
+    }
+
+    @Test("concurrent writers store every event once", arguments: StoreKind.always)
+    func concurrentWriters(kind: StoreKind) async throws {
+        try await kind.withStore(Self.concurrentWriters)
+    }
+}
+
+/// The same behaviours on a TimescaleDB hypertable.
+@Suite("Store behaviour on TimescaleDB", .enabled("the test server cannot create the timescaledb extension") {
+    await TestPostgres.timescaleAvailable()
+})
+struct TimescaleStoreBehaviourTests {
+    @Test("writing the same 10,000 events twice stores 10,000")
+    func sameBatchTwiceStoredOnce() async throws {
+        try await StoreKind.timescaledb.withStore(StoreBehaviourTests.sameBatchTwiceStoredOnce)
+    }
+
+    @Test("every catalogue event reads back exactly as written")
+    func roundTrip() async throws {
+        try await StoreKind.timescaledb.withStore(StoreBehaviourTests.roundTrip)
+    }
+
+    @Test("events are returned in time order within the range, up to the limit")
+    func rangeAndLimit() async throws {
+        try await StoreKind.timescaledb.withStore(StoreBehaviourTests.rangeAndLimit)
+    }
+
+    @Test("daily counts group by UTC day and event type")
+    func dailyCounts() async throws {
+        try await StoreKind.timescaledb.withStore(StoreBehaviourTests.dailyCounts)
+    }
+
+    @Test("concurrent writers store every event once")
+    func concurrentWriters() async throws {
+        try await StoreKind.timescaledb.withStore(StoreBehaviourTests.concurrentWriters)
+    }
+}
+
+extension StoreBehaviourTests {
+    @Sendable
+    static func sameBatchTwiceStoredOnce(_ store: any EventStore) async throws {
         let events = Self.tenThousandEvents()
         #expect(Set(events.map(\.eventID)).count == 10_000)
 
@@ -54,10 +126,8 @@ struct StoreBehaviourTests {
         #expect(try await store.count() == 10_000)
     }
 
-    @Test("every catalogue event reads back exactly as written", arguments: StoreKind.allCases)
-    func roundTrip(kind: StoreKind) async throws {
-        let (store, cleanup) = try await kind.makeStore()
-        defer { cleanup() }
+    @Sendable
+    static func roundTrip(_ store: any EventStore) async throws {
         var events = CatalogueExamples.enrichedAll(startingAt: Self.start)
         // A custom event with nested, mixed-type properties, and one without a user.
         events.append(EnrichedEvent(
@@ -77,10 +147,8 @@ struct StoreBehaviourTests {
         }
     }
 
-    @Test("events are returned in time order within the range, up to the limit", arguments: StoreKind.allCases)
-    func rangeAndLimit(kind: StoreKind) async throws {
-        let (store, cleanup) = try await kind.makeStore()
-        defer { cleanup() }
+    @Sendable
+    static func rangeAndLimit(_ store: any EventStore) async throws {
         let events = Self.tenThousandEvents()
         try await store.write(events.shuffled())
 
@@ -94,10 +162,8 @@ struct StoreBehaviourTests {
         #expect(limited.map(\.eventID) == events.prefix(10).map(\.eventID))
     }
 
-    @Test("daily counts group by UTC day and event type", arguments: StoreKind.allCases)
-    func dailyCounts(kind: StoreKind) async throws {
-        let (store, cleanup) = try await kind.makeStore()
-        defer { cleanup() }
+    @Sendable
+    static func dailyCounts(_ store: any EventStore) async throws {
         let events = Self.tenThousandEvents()
         try await store.write(events)
 
@@ -110,10 +176,8 @@ struct StoreBehaviourTests {
         }
     }
 
-    @Test("concurrent writers store every event once", arguments: StoreKind.allCases)
-    func concurrentWriters(kind: StoreKind) async throws {
-        let (store, cleanup) = try await kind.makeStore()
-        defer { cleanup() }
+    @Sendable
+    static func concurrentWriters(_ store: any EventStore) async throws {
         let events = Self.tenThousandEvents()
         try await withThrowingTaskGroup(of: Void.self) { group in
             // Eight writers, each sending overlapping halves in batches of 100.

@@ -1,0 +1,152 @@
+import Logging
+import PostgresNIO
+import Tally
+
+/// `analytics_events` on PostgreSQL (daily partitions) or TimescaleDB (a hypertable).
+///
+/// A batch is one statement, one round trip: each column travels as one binary
+/// array and `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING` turns them
+/// back into rows, so a re-sent batch, whole or in part, stores nothing twice.
+/// Rows are sent in (timestamp, event_id) order, so two writers whose batches
+/// overlap take their row locks in the same order and never deadlock.
+///
+/// ```swift
+/// try await PostgresPool.withRunning(configuration) { database in
+///     let store = PostgresEventStore(database: database)
+///     let inserted = try await store.write(batch)
+/// }
+/// ```
+public struct PostgresEventStore: EventStore {
+    public let database: PostgresPool
+    /// How batches are written. Defaults to ``WriteMethod/unnest``.
+    public var writeMethod: WriteMethod
+
+    public init(database: PostgresPool, writeMethod: WriteMethod = .unnest) {
+        self.database = database
+        self.writeMethod = writeMethod
+    }
+
+    static let insertSQL = """
+        WITH inserted AS (
+            INSERT INTO analytics_events
+                (event_id, timestamp, received_at, event_type, service, user_id, anonymous_id, session_id, data)
+            SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[],
+                                 $6::text[], $7::text[], $8::text[], $9::jsonb[])
+            ON CONFLICT (timestamp, event_id) DO NOTHING
+            RETURNING 1
+        )
+        SELECT count(*)::int8 FROM inserted
+        """
+
+    @discardableResult
+    public func write(_ events: [EnrichedEvent]) async throws -> Int {
+        guard !events.isEmpty else { return 0 }
+        if writeMethod == .copyStaging { return try await writeViaCopy(events) }
+        let query = Self.insertQuery(events)
+        var attempt = 0
+        while true {
+            do {
+                return try await database.query(query) { row in Int(try row.decode(Int64.self)) }.first ?? 0
+            } catch let error as PostgresStoreError where Self.retriedStates.contains(error.sqlState ?? "") && attempt < 3 {
+                // The server rolled the statement back, so sending it again is safe.
+                attempt += 1
+            }
+        }
+    }
+
+    /// 40P01: a deadlock with a writer whose batch was not in time order.
+    /// 23514 on the default partition: the lifecycle job attached that day's
+    /// partition while this statement waited; sent again, the rows route to it.
+    static let retriedStates: Set<String> = ["40P01", "23514"]
+
+    /// The batch as nine array parameters, in (timestamp, event_id) order.
+    static func insertQuery(_ events: [EnrichedEvent]) -> PostgresQuery {
+        let sorted = events.sorted { ($0.timestamp, $0.eventID) < ($1.timestamp, $1.eventID) }
+        let n = sorted.count
+        var ids = ArrayColumn<UUIDElement>(capacity: n * 20)
+        var timestamps = ArrayColumn<TimestampElement>(capacity: n * 12)
+        var receivedAts = ArrayColumn<TimestampElement>(capacity: n * 12)
+        var types = ArrayColumn<TextElement>(capacity: n * 24)
+        var services = ArrayColumn<TextElement>(capacity: n * 12)
+        var users = ArrayColumn<TextElement>(capacity: n * 28)
+        var anonymous = ArrayColumn<TextElement>(capacity: n * 8)
+        var sessions = ArrayColumn<TextElement>(capacity: n * 16)
+        var data = ArrayColumn<JSONBElement>(capacity: n * 400)
+        var json: [UInt8] = []
+        json.reserveCapacity(1_024)
+        for event in sorted {
+            ids.append(event.eventID)
+            timestamps.append(event.timestamp)
+            receivedAts.append(event.receivedAt)
+            types.append(event.name)
+            services.append(event.service)
+            users.append(event.userID)
+            anonymous.append(event.anonymousID)
+            sessions.append(event.sessionID)
+            json.removeAll(keepingCapacity: true)
+            JSONValue.object(event.data).serialize(into: &json)
+            data.append(json: json)
+        }
+        var binds = PostgresBindings(capacity: 9)
+        binds.append(ids)
+        binds.append(timestamps)
+        binds.append(receivedAts)
+        binds.append(types)
+        binds.append(services)
+        binds.append(users)
+        binds.append(anonymous)
+        binds.append(sessions)
+        binds.append(data)
+        return PostgresQuery(unsafeSQL: insertSQL, binds: binds)
+    }
+
+    public func count() async throws -> Int {
+        try await database.query("SELECT count(*)::int8 FROM analytics_events") { row in
+            Int(try row.decode(Int64.self))
+        }.first ?? 0
+    }
+
+    public func events(in range: Range<Timestamp>, limit: Int) async throws -> [EnrichedEvent] {
+        let query: PostgresQuery = """
+            SELECT event_id, timestamp, received_at, event_type::text, service::text,
+                   user_id, anonymous_id, session_id, data::text
+            FROM analytics_events
+            WHERE timestamp >= \(PostgresTimestamp(range.lowerBound)) AND timestamp < \(PostgresTimestamp(range.upperBound))
+            ORDER BY timestamp, event_id
+            LIMIT \(Int64(limit))
+            """
+        return try await database.query(query) { row in
+            let (id, timestamp, receivedAt, type, service, user, anonymous, session, data) = try row.decode(
+                (PostgresEventID, PostgresTimestamp, PostgresTimestamp, String, String, String?, String?, String?, String).self)
+            return try Self.decode(id: id.id, timestamp: timestamp.timestamp, receivedAt: receivedAt.timestamp, type: type,
+                                   service: service, user: user, anonymous: anonymous, session: session, data: data)
+        }
+    }
+
+    public func dailyCounts() async throws -> [DailyEventCount] {
+        try await database.query("""
+            SELECT floor(extract(epoch FROM timestamp) / 86400)::int8 AS day, event_type::text, count(*)::int8
+            FROM analytics_events
+            GROUP BY 1, 2
+            ORDER BY 1, event_type::text COLLATE "C"
+            """) { row in
+            let (day, type, count) = try row.decode((Int64, String, Int64).self)
+            return DailyEventCount(day: Timestamp(microsecondsSinceEpoch: day * Timestamp.microsecondsPerDay),
+                                   eventType: type, count: Int(count))
+        }
+    }
+
+    /// Rebuilds a stored event, as every store does: stored rows passed
+    /// validation on the way in, so personal-data checks are not repeated.
+    static func decode(
+        id: EventID, timestamp: Timestamp, receivedAt: Timestamp, type: String, service: String,
+        user: String?, anonymous: String?, session: String?, data text: String
+    ) throws -> EnrichedEvent {
+        let data = try JSONValue(parsing: text).objectValue ?? [:]
+        let payload = try EventPayload(name: type, properties: data["properties"]?.objectValue ?? [:], policy: .disabled)
+        return EnrichedEvent(
+            eventID: id, payload: payload, timestamp: timestamp, receivedAt: receivedAt, service: service,
+            userID: user, anonymousID: anonymous, sessionID: session,
+            context: EventContext(json: data["context"]?.objectValue ?? [:]))
+    }
+}

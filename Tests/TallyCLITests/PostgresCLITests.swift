@@ -1,0 +1,155 @@
+import Foundation
+import PostgresNIO
+import Tally
+import TallyPostgres
+import TallyPostgresTesting
+import TallyTesting
+import Testing
+
+/// `tally migrate` and `tally retention run` against the test server, as a user runs them.
+@Suite("tally command line on PostgreSQL", .serialized)
+struct PostgresCLITests {
+    /// The database's URL with its password: the tests pass it as DATABASE_URL.
+    static func url(_ configuration: PostgresPool.Configuration) -> String {
+        "postgres://\(configuration.username)\(configuration.password.map { ":" + $0 } ?? "")@\(configuration.host):\(configuration.port)/\(configuration.database)?sslmode=disable"
+    }
+
+    static func tally(_ arguments: [String], _ configuration: PostgresPool.Configuration) throws -> TallyProcess.Result {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        return try TallyProcess.run(arguments, in: directory.path, environment: ["DATABASE_URL": url(configuration)])
+    }
+
+    static func relations(_ configuration: PostgresPool.Configuration) async throws -> [String] {
+        try await PostgresPool.withRunning(configuration, logger: TestPostgres.logger) { database async throws in
+            try await database.query("SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace ORDER BY 1") {
+                row in try row.decode(String.self)
+            }
+        }
+    }
+
+    @Test("migrate status, dry-run, all, status")
+    func migrateLifecycle() async throws {
+        try await TestPostgres.withEmptyDatabase { configuration async throws in
+            let before = try Self.tally(["migrate", "status"], configuration)
+            #expect(before.status == 0, "\(before.stderr)")
+            #expect(before.stdout.contains("Database: PostgreSQL postgres@127.0.0.1:\(configuration.port)/\(configuration.database) (partitioned)"))
+            #expect(before.stdout.contains("PENDING  0001_create_analytics_events_partitioned"))
+            #expect(before.stdout.contains("0 applied, 2 pending, 0 changed."))
+
+            let dryRun = try Self.tally(["migrate", "dry-run"], configuration)
+            #expect(dryRun.status == 0)
+            #expect(dryRun.stdout.contains("SELECT pg_advisory_xact_lock("))
+            #expect(dryRun.stdout.contains(") PARTITION BY RANGE (timestamp);"))
+            #expect(dryRun.stdout.contains("CREATE INDEX analytics_events_user_id_timestamp"))
+            #expect(try await Self.relations(configuration).isEmpty, "status and dry-run change nothing")
+            #expect(!dryRun.stdout.contains(configuration.password ?? "\u{0}"))
+
+            let all = try Self.tally(["migrate", "all"], configuration)
+            #expect(all.status == 0, "\(all.stderr)")
+            #expect(all.stdout.contains("applying pre 0001_create_analytics_events_partitioned…"))
+            #expect(all.stdout.contains("applied 2 migrations (all)."))
+
+            let after = try Self.tally(["migrate", "status"], configuration)
+            #expect(after.stdout.contains("applied  0001_create_analytics_events_partitioned"))
+            #expect(after.stdout.contains("2 applied, 0 pending, 0 changed."))
+            let again = try Self.tally(["migrate", "all"], configuration)
+            #expect(again.stdout.contains("up to date (all), nothing to apply."))
+        }
+    }
+
+    @Test("two `tally migrate all` started at once both succeed and apply each migration once")
+    func concurrentMigrate() async throws {
+        try await TestPostgres.withEmptyDatabase { configuration async throws in
+            let results = try await withThrowingTaskGroup(of: TallyProcess.Result.self) { group in
+                for _ in 0..<2 { group.addTask { try Self.tally(["migrate", "all"], configuration) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            for result in results { #expect(result.status == 0, "\(result.stderr)") }
+            let applied = results.compactMap { $0.stdout.firstMatch(of: /applied (\d) migration/)?.1 }.compactMap { Int($0) }.reduce(0, +)
+            #expect(applied == 2, "\(results.map(\.stdout))")
+            try await PostgresPool.withRunning(configuration, logger: TestPostgres.logger) { database async throws in
+                let records = try await database.query("SELECT count(*)::int8 FROM tally_schema_migrations") { row in try row.decode(Int64.self) }
+                #expect(records == [2])
+            }
+        }
+    }
+
+    @Test("--postgres-mode forces a mode, and cannot switch a migrated database")
+    func forcedMode() async throws {
+        try await TestPostgres.withEmptyDatabase { configuration async throws in
+            #expect(try Self.tally(["migrate", "all", "--postgres-mode", "partitioned"], configuration).status == 0)
+            let switched = try Self.tally(["migrate", "status", "--postgres-mode", "timescaledb"], configuration)
+            #expect(switched.status != 0)
+            #expect(switched.stderr.contains("was migrated in partitioned mode"))
+        }
+    }
+
+    @Test("a missing database and a wrong password get one line each saying what to do")
+    func connectionErrors() async throws {
+        try await TestPostgres.withEmptyDatabase { configuration async throws in
+            let missing = try Self.tally(["migrate", "status"], configuration.with(database: "tally_no_such_db"))
+            #expect(missing.status != 0)
+            #expect(missing.stderr.contains("has no database 'tally_no_such_db': create it"), "\(missing.stderr)")
+            #expect(missing.stderr.split(separator: "\n").count == 1)
+
+            var wrong = configuration
+            wrong.password = "not-the-password"
+            let refused = try Self.tally(["migrate", "status"], wrong)
+            #expect(refused.status != 0)
+            #expect(refused.stderr.contains("refused user 'postgres'"), "\(refused.stderr)")
+            #expect(refused.stderr.contains("check the user name and password"))
+            #expect(!refused.stderr.contains("not-the-password"))
+            #expect(refused.stderr.split(separator: "\n").count == 1)
+        }
+    }
+
+    @Test("retention run: with 100 days of events, leaves exactly the last 90 and says what it dropped")
+    func retentionRun() async throws {
+        try await TestPostgres.withEmptyDatabase { configuration async throws in
+            #expect(try Self.tally(["migrate", "all"], configuration).status == 0)
+            let now = Timestamp(iso8601: "2026-11-23T15:00:00Z")!
+            var events: [EnrichedEvent] = []
+            for day in 0..<100 {
+                for i in 0..<5 {
+                    let example = CatalogueExamples.all[(day + i) % CatalogueExamples.all.count]
+                    let time = now.startOfDay.adding(days: -day).adding(microseconds: Int64(i) * 60_000_000)
+                    events.append(CatalogueExamples.event(example, at: time, seed: UInt64(day * 10 + i)))
+                }
+            }
+            let batch = events
+            try await PostgresPool.withRunning(configuration, logger: TestPostgres.logger) { database async throws in
+                #expect(try await PostgresEventStore(database: database).write(batch) == 500)
+            }
+            let setUp = try Self.tally(["retention", "run", "--retention-days", "365", "--now", now.iso8601], configuration)
+            #expect(setUp.status == 0, "\(setUp.stderr)")
+            #expect(setUp.stdout.contains("Created 107 partitions: analytics_events_p20260816, analytics_events_p20260817 … analytics_events_p20261130; moved 500 events out of the default partition into them."), "\(setUp.stdout)")
+
+            let run = try Self.tally(["retention", "run", "--now", now.iso8601], configuration)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.contains("keeping 90 days, from 2026-08-26 on."), "\(run.stdout)")
+            #expect(run.stdout.contains("Dropped 10 partitions holding 50 events: analytics_events_p20260816, analytics_events_p20260817 … analytics_events_p20260825."), "\(run.stdout)")
+            #expect(!run.stdout.contains("default partition"))
+            try await PostgresPool.withRunning(configuration, logger: TestPostgres.logger) { database async throws in
+                let store = PostgresEventStore(database: database)
+                #expect(try await store.count() == 450)
+                #expect(try await store.dailyCounts().first?.day == Timestamp(iso8601: "2026-08-26"))
+            }
+        }
+    }
+
+    @Test("demo fills a PostgreSQL database, and a re-run stores nothing new")
+    func demo() async throws {
+        try await TestPostgres.withEmptyDatabase { configuration async throws in
+            let arguments = ["demo", "--users", "40", "--days", "3", "--end", "2026-11-20T12:00:00Z"]
+            let first = try Self.tally(arguments, configuration)
+            #expect(first.status == 0, "\(first.stderr)")
+            let stored = try #require(first.stdout.firstMatch(of: /Stored ([0-9,]+) new events/)?.1)
+            #expect(stored != "0")
+            #expect(first.stdout.contains("\(configuration.database): \(stored) events (0 before)."), "\(first.stdout)")
+            let second = try Self.tally(arguments, configuration)
+            #expect(second.status == 0)
+            #expect(second.stdout.contains("Stored 0 new events"))
+        }
+    }
+}

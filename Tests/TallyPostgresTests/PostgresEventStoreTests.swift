@@ -1,0 +1,72 @@
+import PostgresNIO
+import Tally
+import TallyPostgres
+import TallyPostgresTesting
+import TallyTesting
+import Testing
+
+/// What only the PostgreSQL store has: its second write method, its errors, exact times.
+@Suite("PostgreSQL event store")
+struct PostgresEventStoreTests {
+    static let start = Timestamp(iso8601: "2026-11-01T00:00:00Z")!
+
+    @Test("the COPY-and-staging method stores a re-sent batch once, like unnest")
+    func copyStagingIdempotent() async throws {
+        try await TestPostgres.withMigratedDatabase { database async throws in
+            let store = PostgresEventStore(database: database, writeMethod: .copyStaging)
+            var events = CatalogueExamples.enrichedAll(startingAt: Self.start)
+            // Text that COPY's format must escape.
+            events.append(EnrichedEvent(
+                eventID: .generate(at: Self.start), payload: .custom(name: "Note Saved", properties: [
+                    "text": "tab\there\nnew line \\ backslash \r end", "emoji": "🎉",
+                ]),
+                timestamp: Self.start.adding(microseconds: 1), receivedAt: Self.start, service: "web", anonymousID: "a\\b"))
+            #expect(try await store.write(events) == events.count)
+            #expect(try await store.write(events) == 0)
+            #expect(try await PostgresEventStore(database: database).write(events) == 0)
+            let read = try await store.events(in: Self.start..<Self.start.adding(days: 1), limit: 1_000)
+            #expect(read == events.sorted { ($0.timestamp, $0.eventID) < ($1.timestamp, $1.eventID) })
+        }
+    }
+
+    @Test("times keep every microsecond, before and after 2000-01-01")
+    func exactTimes() async throws {
+        try await TestPostgres.withMigratedDatabase { database async throws in
+            let store = PostgresEventStore(database: database)
+            let times: [Int64] = [0, 1, 946_684_799_999_999, 946_684_800_000_001, 1_795_000_000_123_457, -86_400_000_001]
+            let events = times.enumerated().map { index, micros in
+                CatalogueExamples.event(CatalogueExamples.all[index], at: Timestamp(microsecondsSinceEpoch: micros), seed: UInt64(index))
+            }
+            #expect(try await store.write(events) == times.count)
+            let read = try await store.events(in: Timestamp(iso8601: "1900-01-01")!..<Timestamp(iso8601: "2100-01-01")!, limit: 100)
+            #expect(read.map(\.timestamp.microsecondsSinceEpoch) == times.sorted())
+            #expect(read == events.sorted { $0.timestamp < $1.timestamp })
+        }
+    }
+
+    @Test("a value the schema refuses fails the whole batch, with a message that quotes no value")
+    func rejectedValue() async throws {
+        try await TestPostgres.withMigratedDatabase { database async throws in
+            let store = PostgresEventStore(database: database)
+            let secretName = String(repeating: "confidential", count: 10)
+            let good = CatalogueExamples.event(CatalogueExamples.all[0], at: Self.start, seed: 1)
+            let bad = EnrichedEvent(eventID: .generate(at: Self.start), payload: .custom(name: secretName, properties: [:]),
+                                    timestamp: Self.start, receivedAt: Self.start, service: "api")
+            let error = await #expect(throws: PostgresStoreError.self) { try await store.write([good, bad]) }
+            #expect(error?.code == .rejected)
+            #expect(error?.sqlState == "22001")
+            #expect(error?.description.contains("confidential") == false, "\(error?.description ?? "")")
+            #expect(try await store.count() == 0, "nothing of the batch was stored")
+            #expect(try await store.write([good]) == 1)
+        }
+    }
+
+    @Test("reading an unmigrated database says to migrate")
+    func notMigrated() async throws {
+        try await TestPostgres.withDatabase { database async throws in
+            let error = await #expect(throws: PostgresStoreError.self) { try await PostgresEventStore(database: database).count() }
+            #expect(error?.code == .notMigrated)
+            #expect(error?.description.contains("run `tally migrate all`") == true)
+        }
+    }
+}
