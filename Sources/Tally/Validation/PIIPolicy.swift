@@ -53,20 +53,30 @@ public struct PIIPolicy: Sendable, Hashable {
     /// The kind of personal data a string value looks like, if any.
     public func violation(inValue value: String) -> Kind? {
         guard isEnabled else { return nil }
-        // One pass without allocating rules out most values (ids, slugs, short
-        // text) before any detailed check runs.
-        var hasAt = false, hasSeparator = false, hasSpace = false, digits = 0
+        // One pass without allocating rules out most values (ids, slugs, routes,
+        // versions, short text) before any detailed check runs: every detector
+        // below needs a feature this scan counts.
+        var at = false, dots = 0, colons = 0, spaces = 0, digits = 0, plus = false, phoneShaped = true, delimiters = false
         for byte in value.utf8 {
             switch byte {
-            case UInt8(ascii: "@"): hasAt = true
-            case UInt8(ascii: "."), UInt8(ascii: ":"): hasSeparator = true
-            case UInt8(ascii: " "): hasSpace = true
+            case UInt8(ascii: "@"): at = true; phoneShaped = false
+            case UInt8(ascii: "."): dots += 1
+            case UInt8(ascii: ":"): colons += 1; phoneShaped = false
+            case UInt8(ascii: " "): spaces += 1
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
-            default: break
+            case UInt8(ascii: "+"): plus = true
+            case UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "/"): break
+            // Where a token can start inside a longer value (`key=ghp_…`, `"eyJ…"`).
+            case UInt8(ascii: "="), UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: ","): delimiters = true; phoneShaped = false
+            default: phoneShaped = false
             }
         }
-        let mayBeToken = value.utf8.count >= 16 || hasSpace
-        if !hasAt, !hasSeparator, !mayBeToken, digits < 7 { return nil }
+        let mayBeEmail = at && dots > 0
+        let mayBeIP = (dots >= 3 && digits >= 4) || colons >= 2
+        let mayBePhone = (phoneShaped && digits >= 7 && (plus || digits == 10 || digits == 11)) || (plus && digits >= 8)
+        let mayBeToken = spaces > 0 || delimiters || value.utf8.starts(with: "eyJ".utf8)
+            || Self.tokenPrefixes.contains { value.utf8.starts(with: $0.utf8) }
+        if !mayBeEmail, !mayBeIP, !mayBePhone, !mayBeToken { return nil }
         let bytes = Array(value.utf8)
         if kinds.contains(.email), Self.containsEmail(bytes) { return .email }
         if kinds.contains(.authToken), Self.looksLikeToken(value, bytes) { return .authToken }
@@ -117,6 +127,21 @@ public struct PIIPolicy: Sendable, Hashable {
     // MARK: phone numbers: +CC… or NANP-style 3-3-4 groups
 
     private static func looksLikePhoneNumber(_ b: [UInt8]) -> Bool {
+        if looksLikeWholePhoneNumber(b) { return true }
+        // An international number inside text: `+` then 8–15 digits with separators.
+        for (i, byte) in b.enumerated() where byte == UInt8(ascii: "+") {
+            var digits = 0
+            var j = i + 1
+            while j < b.count, isDigit(b[j]) || " -.()".utf8.contains(b[j]) {
+                if isDigit(b[j]) { digits += 1 }
+                j += 1
+            }
+            if (8...15).contains(digits) { return true }
+        }
+        return false
+    }
+
+    private static func looksLikeWholePhoneNumber(_ b: [UInt8]) -> Bool {
         let separators = " -.()/".utf8
         var trimmed = b[...]
         while let first = trimmed.first, first == UInt8(ascii: " ") { trimmed = trimmed.dropFirst() }
