@@ -151,27 +151,43 @@ final class EventBuffer: Sendable {
     }
 }
 
-/// A fixed-capacity FIFO over one preallocated array.
+/// A fixed-capacity FIFO over one preallocated block: elements are moved in and
+/// out, never wrapped in `Optional` or copied through an array's slots.
 struct RingBuffer<Element>: ~Copyable {
-    private var storage: [Element?]
+    private let storage: UnsafeMutablePointer<Element>
+    private let capacity: Int
     private var head = 0
     private(set) var count = 0
 
     init(capacity: Int) {
-        storage = Array(repeating: nil, count: capacity)
+        self.capacity = capacity
+        storage = .allocate(capacity: capacity)
     }
 
-    var isFull: Bool { count == storage.count }
+    deinit {
+        var index = head
+        for _ in 0..<count {
+            (storage + index).deinitialize(count: 1)
+            index = index + 1 == capacity ? 0 : index + 1
+        }
+        storage.deallocate()
+    }
 
-    mutating func append(_ element: Element) {
-        storage[(head + count) % storage.count] = element
+    var isFull: Bool { count == capacity }
+
+    mutating func append(_ element: consuming Element) {
+        var tail = head + count
+        if tail >= capacity { tail -= capacity }
+        (storage + tail).initialize(to: element)
         count += 1
     }
 
     mutating func popFirst() -> Element? {
         guard count > 0 else { return nil }
-        defer { storage[head] = nil; head = (head + 1) % storage.count; count -= 1 }
-        return storage[head]
+        let element = (storage + head).move()
+        head = head + 1 == capacity ? 0 : head + 1
+        count -= 1
+        return element
     }
 
     mutating func removeFirst(_ n: Int) -> [Element] {

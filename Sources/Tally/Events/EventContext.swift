@@ -1,26 +1,52 @@
 /// Where an event came from: the library that sent it, the app and OS versions, the
 /// locale. Never an IP address: the wire decoder drops `context.ip`.
+///
+/// Every event carries one, so it is one reference to immutable storage: copying
+/// it (on every `track`) costs a single retain; setting a field makes a new box.
 public struct EventContext: Sendable, Hashable {
-    public var libraryName: String?
-    public var libraryVersion: String?
-    public var appVersion: String?
-    public var osName: String?
-    public var osVersion: String?
-    public var locale: String?
+    private struct Fields: Sendable, Hashable {
+        var libraryName, libraryVersion, appVersion, osName, osVersion, locale: String?
+        var extra: JSONObject
+    }
+
+    private final class Box: Sendable {
+        let fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var box: Box
+
+    private func get<T>(_ path: KeyPath<Fields, T>) -> T { box.fields[keyPath: path] }
+
+    private mutating func set<T>(_ path: WritableKeyPath<Fields, T>, _ value: T) {
+        var fields = box.fields
+        fields[keyPath: path] = value
+        box = Box(fields)
+    }
+
+    public var libraryName: String? { get { get(\.libraryName) } set { set(\.libraryName, newValue) } }
+    public var libraryVersion: String? { get { get(\.libraryVersion) } set { set(\.libraryVersion, newValue) } }
+    public var appVersion: String? { get { get(\.appVersion) } set { set(\.appVersion, newValue) } }
+    public var osName: String? { get { get(\.osName) } set { set(\.osName, newValue) } }
+    public var osVersion: String? { get { get(\.osVersion) } set { set(\.osVersion, newValue) } }
+    public var locale: String? { get { get(\.locale) } set { set(\.locale, newValue) } }
     /// Any other context an SDK sent (device, screen, campaign…), kept as given.
-    public var extra: JSONObject
+    public var extra: JSONObject { get { get(\.extra) } set { set(\.extra, newValue) } }
 
     public init(
         libraryName: String? = nil, libraryVersion: String? = nil, appVersion: String? = nil,
         osName: String? = nil, osVersion: String? = nil, locale: String? = nil, extra: JSONObject = [:]
     ) {
-        self.libraryName = libraryName
-        self.libraryVersion = libraryVersion
-        self.appVersion = appVersion
-        self.osName = osName
-        self.osVersion = osVersion
-        self.locale = locale
-        self.extra = extra
+        box = Box(Fields(libraryName: libraryName, libraryVersion: libraryVersion, appVersion: appVersion,
+                         osName: osName, osVersion: osVersion, locale: locale, extra: extra))
+    }
+
+    public static func == (a: EventContext, b: EventContext) -> Bool {
+        a.box === b.box || a.box.fields == b.box.fields
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(box.fields)
     }
 
     /// Context keys that must never be stored because they identify a person or
@@ -55,13 +81,14 @@ public struct EventContext: Sendable, Hashable {
             extra[object] = nested.isEmpty ? nil : .object(nested)
             return value
         }
-        self.libraryName = take("library", "name")
-        self.libraryVersion = take("library", "version")
-        self.appVersion = take("app", "version")
-        self.osName = take("os", "name")
-        self.osVersion = take("os", "version")
-        self.locale = extra["locale"]?.stringValue
+        let libraryName = take("library", "name")
+        let libraryVersion = take("library", "version")
+        let appVersion = take("app", "version")
+        let osName = take("os", "name")
+        let osVersion = take("os", "version")
+        let locale = extra["locale"]?.stringValue
         if locale != nil { extra["locale"] = nil }
-        self.extra = extra
+        self.init(libraryName: libraryName, libraryVersion: libraryVersion, appVersion: appVersion,
+                  osName: osName, osVersion: osVersion, locale: locale, extra: extra)
     }
 }
