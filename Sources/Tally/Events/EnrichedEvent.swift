@@ -35,6 +35,22 @@ public struct EnrichedEvent: Sendable, Hashable {
     public var name: String { payload.name }
     public var properties: JSONObject { payload.properties }
 
+    /// The `data` column as JSON text, the same bytes as serializing ``data``, with
+    /// the (shared) context serialized once rather than per event.
+    public func serializeData(into bytes: inout [UInt8]) {
+        let context = self.context.serializedJSON
+        // Keys in sorted order, as JSONValue writes them: "context" < "properties".
+        if context.count > 2 {
+            bytes.append(contentsOf: #"{"context":"#.utf8)
+            bytes.append(contentsOf: context)
+            bytes.append(contentsOf: #","properties":"#.utf8)
+        } else {
+            bytes.append(contentsOf: #"{"properties":"#.utf8)
+        }
+        JSONValue.object(properties).serialize(into: &bytes)
+        bytes.append(UInt8(ascii: "}"))
+    }
+
     /// The `data` column of every store: properties and context.
     public var data: JSONObject {
         var data: JSONObject = ["properties": .object(properties)]

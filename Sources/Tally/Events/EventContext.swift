@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Where an event came from: the library that sent it, the app and OS versions, the
 /// locale. Never an IP address: the wire decoder drops `context.ip`.
 ///
@@ -11,7 +13,19 @@ public struct EventContext: Sendable, Hashable {
 
     private final class Box: Sendable {
         let fields: Fields
+        /// The JSON text, made once on first use: most events share their client's
+        /// context, so the writer serializes it once rather than once an event.
+        let serialized = Mutex<[UInt8]?>(nil)
         init(_ fields: Fields) { self.fields = fields }
+    }
+
+    /// The compact JSON text of ``json`` (sorted keys), cached with the context.
+    public var serializedJSON: [UInt8] {
+        if let cached = box.serialized.withLock({ $0 }) { return cached }
+        var bytes: [UInt8] = []
+        JSONValue.object(json).serialize(into: &bytes)
+        box.serialized.withLock { $0 = bytes }
+        return bytes
     }
 
     private var box: Box

@@ -104,8 +104,15 @@ struct EventRow: Sendable {
             event.userID,
             event.anonymousID,
             event.sessionID,
-            JSONValue.object(event.data).serialized(),
+            Self.dataText(event),
         ]
+    }
+
+    static func dataText(_ event: EnrichedEvent) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        event.serializeData(into: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Rebuilds a stored event. Stored rows passed validation on the way in, so
