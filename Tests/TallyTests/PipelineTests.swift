@@ -245,4 +245,36 @@ struct PipelineTests {
         #expect(try metrics.expectCounter("tally_events_invalid_total").totalValue == 1)
         #expect(try metrics.expectCounter("tally_events_written_total").totalValue == 1)
     }
+
+    /// An app event with a rule of its own: rows must be positive.
+    struct ReportExported: TrackableEvent {
+        var rows: Int
+        var name: String { "report_exported" }
+        var properties: JSONObject { ["rows": .int(rows)] }
+        func validate(limits: EventLimits, policy: PIIPolicy) throws(EventValidationError) {
+            try payload.validate(limits: limits, policy: policy)
+            if rows <= 0 {
+                throw EventValidationError(code: .outOfRange, event: name, field: "properties.rows", reason: "must be at least 1")
+            }
+        }
+    }
+
+    @Test("an app-defined event's own rules apply to track(), and a rejection is reported, not stored")
+    func appEventRules() async throws {
+        let store = MemoryEventStore()
+        let reported = Mutex<[EventValidationError]>([])
+        var configuration = Self.configuration(sink: store)
+        configuration.onInvalidEvent = { error in reported.withLock { $0.append(error) } }
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        let services = RunningServices([pipeline.worker])
+
+        pipeline.client.track(ReportExported(rows: 0))
+        pipeline.client.track(ReportExported(rows: 12))
+        try await services.shutDown()
+
+        #expect(reported.withLock { $0.map(\.field) } == ["properties.rows"])
+        #expect(pipeline.client.statistics.rejectedByEventType == 1)
+        let stored = try await store.events(in: Timestamp(microsecondsSinceEpoch: 0)..<Timestamp.now().adding(days: 1), limit: 10)
+        #expect(stored.map { $0.properties["rows"] } == [12])
+    }
 }

@@ -18,12 +18,19 @@ public final class AnalyticsClient: Sendable {
     private let optedOutCount = Atomic<Int>(0)
     private let service: String
     private let context: EventContext
+    private let limits: EventLimits
+    private let policy: PIIPolicy
+    private let onInvalidEvent: (@Sendable (EventValidationError) -> Void)?
+    private let rejectedCount = Atomic<Int>(0)
 
     init(configuration: AnalyticsConfiguration, buffer: EventBuffer) {
         self.buffer = buffer
         self.enabled = Atomic(configuration.isEnabled)
         self.service = configuration.service
         self.context = configuration.context
+        self.limits = configuration.limits
+        self.policy = configuration.piiPolicy
+        self.onInvalidEvent = configuration.onInvalidEvent
     }
 
     /// Whether `track` records anything. Turning it off (the user opted out) makes
@@ -44,7 +51,23 @@ public final class AnalyticsClient: Sendable {
     }
 
     /// Records an app-defined or custom event.
+    ///
+    /// An app's type may add rules of its own in `validate(limits:policy:)`, which
+    /// only the type knows, so they run here, before the payload leaves the type;
+    /// a rejection is reported through ``AnalyticsConfiguration/onInvalidEvent`` and
+    /// counted, never thrown. (The worker then checks the payload as for any event.)
     public func track(_ event: some TrackableEvent, userID: String? = nil, timestamp: Timestamp? = nil) {
+        guard enabled.load(ordering: .relaxed) else {
+            optedOutCount.add(1, ordering: .relaxed)
+            return
+        }
+        do {
+            try event.validate(limits: limits, policy: policy)
+        } catch {
+            rejectedCount.add(1, ordering: .relaxed)
+            onInvalidEvent?(error)
+            return
+        }
         record(event.payload, userID: userID, timestamp: timestamp)
     }
 
@@ -57,19 +80,11 @@ public final class AnalyticsClient: Sendable {
         let scope = AnalyticsContext.current
         let now = Timestamp.now()
         let time = timestamp ?? now
-        let service = scope?.service ?? self.service
+        let service = self.service
         let context = self.context
         buffer.append { random in
-            EnrichedEvent(
-                eventID: EventID.generate(at: time, using: &random),
-                payload: payload,
-                timestamp: time,
-                receivedAt: now,
-                service: service,
-                userID: userID ?? scope?.userID,
-                anonymousID: scope?.anonymousID,
-                sessionID: scope?.sessionID,
-                context: context)
+            EnrichedEvent(stamping: payload, eventID: EventID.generate(at: time, using: &random), timestamp: time,
+                          receivedAt: now, service: service, userID: userID, scope: scope, context: context)
         }
     }
 
@@ -96,7 +111,8 @@ public final class AnalyticsClient: Sendable {
         let counters = buffer.counters
         return Statistics(buffered: counters.accepted, droppedBufferFull: counters.droppedFull,
                           droppedAfterShutdown: counters.droppedAfterShutdown,
-                          ignoredOptedOut: optedOutCount.load(ordering: .relaxed), bufferDepth: buffer.count)
+                          ignoredOptedOut: optedOutCount.load(ordering: .relaxed),
+                          rejectedByEventType: rejectedCount.load(ordering: .relaxed), bufferDepth: buffer.count)
     }
 
     public struct Statistics: Sendable, Hashable {
@@ -108,6 +124,8 @@ public final class AnalyticsClient: Sendable {
         public var droppedAfterShutdown: Int
         /// Events not recorded because tracking was disabled.
         public var ignoredOptedOut: Int
+        /// App-defined events their own type's `validate` rejected at the call.
+        public var rejectedByEventType: Int
         /// Events waiting in the buffer now.
         public var bufferDepth: Int
     }

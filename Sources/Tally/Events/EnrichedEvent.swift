@@ -31,6 +31,18 @@ public struct EnrichedEvent: Sendable, Hashable {
         self.context = context
     }
 
+    /// Stamps a payload the way every entry point does (DESIGN.md §2): a user id
+    /// given with the call wins over the task's ``AnalyticsContext``, whose service
+    /// wins over the configured one.
+    public init(
+        stamping payload: EventPayload, eventID: EventID, timestamp: Timestamp, receivedAt: Timestamp,
+        service: String, userID: String?, scope: AnalyticsContext?, context: EventContext
+    ) {
+        self.init(eventID: eventID, payload: payload, timestamp: timestamp, receivedAt: receivedAt,
+                  service: scope?.service ?? service, userID: userID ?? scope?.userID,
+                  anonymousID: scope?.anonymousID, sessionID: scope?.sessionID, context: context)
+    }
+
     /// The wire name, stored as `event_type`.
     public var name: String { payload.name }
     public var properties: JSONObject { payload.properties }
@@ -76,5 +88,14 @@ public struct EnrichedEvent: Sendable, Hashable {
                                            reason: "looks like \(kind); track a pseudonymous id instead (Pseudonymizer)", value: .string(value))
             }
         }
+    }
+}
+
+extension EnrichedEvent {
+    /// Everything the pipeline checks before writing: the payload against its
+    /// schema or the generic limits, and the envelope's ids.
+    public func validate(limits: EventLimits = .default, policy: PIIPolicy = .default) throws(EventValidationError) {
+        try payload.validate(limits: limits, policy: policy)
+        try validateEnvelope(policy: policy)
     }
 }

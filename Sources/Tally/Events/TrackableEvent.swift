@@ -29,11 +29,7 @@ public protocol TrackableEvent: Sendable {
 
 extension TrackableEvent {
     public func validate(limits: EventLimits, policy: PIIPolicy) throws(EventValidationError) {
-        if let schema = AnalyticsEvent.schema(named: name) {
-            try EventValidator.check(properties, against: schema, policy: policy)
-        } else {
-            try EventValidator.checkCustom(name: name, properties: properties, limits: limits, policy: policy)
-        }
+        try payload.validate(limits: limits, policy: policy)
     }
 
     public var payload: EventPayload { .custom(name: name, properties: properties) }
@@ -79,6 +75,22 @@ public enum EventPayload: Sendable, Hashable {
         switch self {
         case .catalogue(let event): event.properties
         case .custom(_, let properties): properties
+        }
+    }
+
+    /// Checks the payload: a typed event against its fields' rules, a custom one
+    /// against its catalogue schema if it reuses a catalogue name, else the generic
+    /// limits; both against the PII policy.
+    public func validate(limits: EventLimits = .default, policy: PIIPolicy = .default) throws(EventValidationError) {
+        switch self {
+        case .catalogue(let event):
+            try EventValidator.check(event, policy: policy)
+        case .custom(let name, let properties):
+            if let schema = AnalyticsEvent.schema(named: name) {
+                try EventValidator.check(properties, against: schema, policy: policy)
+            } else {
+                try EventValidator.checkCustom(name: name, properties: properties, limits: limits, policy: policy)
+            }
         }
     }
 

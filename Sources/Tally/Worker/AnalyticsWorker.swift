@@ -230,21 +230,3 @@ private struct DeliveryLoop {
         reportedCounters = counters
     }
 }
-
-extension EnrichedEvent {
-    /// Everything the pipeline checks before writing: the payload against its
-    /// schema or the generic limits, and the envelope's ids.
-    public func validate(limits: EventLimits = .default, policy: PIIPolicy = .default) throws(EventValidationError) {
-        switch payload {
-        case .catalogue(let event):
-            try EventValidator.check(event, policy: policy)
-        case .custom(let name, let properties):
-            if let schema = AnalyticsEvent.schema(named: name) {
-                try EventValidator.check(properties, against: schema, policy: policy)
-            } else {
-                try EventValidator.checkCustom(name: name, properties: properties, limits: limits, policy: policy)
-            }
-        }
-        try validateEnvelope(policy: policy)
-    }
-}

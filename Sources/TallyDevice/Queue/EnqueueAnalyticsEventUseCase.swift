@@ -99,17 +99,8 @@ public struct EnqueueAnalyticsEventUseCase: Sendable {
     /// this use case's configuration.
     func enrich(_ event: some TrackableEvent, userID: String?) -> EnrichedEvent {
         let now = Timestamp.now()
-        let scope = AnalyticsContext.current
-        return EnrichedEvent(
-            eventID: EventID.generate(at: now),
-            payload: event.payload,
-            timestamp: now,
-            receivedAt: now,
-            service: scope?.service ?? service,
-            userID: userID ?? scope?.userID,
-            anonymousID: scope?.anonymousID,
-            sessionID: scope?.sessionID,
-            context: context)
+        return EnrichedEvent(stamping: event.payload, eventID: EventID.generate(at: now), timestamp: now, receivedAt: now,
+                             service: service, userID: userID, scope: AnalyticsContext.current, context: context)
     }
 
     static func microseconds(_ duration: Duration) -> Int64 {

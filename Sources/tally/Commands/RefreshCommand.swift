@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 import Tally
 import TallySQLite
 
@@ -46,25 +47,28 @@ struct RefreshCommand: AsyncParsableCommand {
     }
 }
 
-/// A progress bar fed from a `@Sendable` callback.
-final class LockedProgress: @unchecked Sendable {
-    // Guarded by `lock`: the refresher calls back from its own task.
-    private let lock = NSLock()
-    private var bar: ProgressBar?
-    private var done = 0
+/// A progress bar fed from a `@Sendable` callback (the refresher calls back from
+/// its own task).
+final class LockedProgress: Sendable {
+    private struct State {
+        var bar: ProgressBar?
+        var done = 0
+    }
+
+    private let state = Mutex(State())
     private let unit: String
 
     init(unit: String) { self.unit = unit }
 
     func update(_ done: Int, _ total: Int) {
-        lock.lock(); defer { lock.unlock() }
-        if bar == nil { bar = ProgressBar(total: total, unit: unit) }
-        self.done = done
-        bar?.update(done)
+        state.withLock { state in
+            if state.bar == nil { state.bar = ProgressBar(total: total, unit: unit) }
+            state.done = done
+            state.bar?.update(done)
+        }
     }
 
     func finish() {
-        lock.lock(); defer { lock.unlock() }
-        bar?.finish(done)
+        state.withLock { state in state.bar?.finish(state.done) }
     }
 }
