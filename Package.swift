@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // The core: events, validation, enrichment, the sink and store protocols,
@@ -64,6 +66,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `tally serve`: Segment-compatible ingest, the query API, privacy endpoints,
+        // the dashboard and operations routes, on Hummingbird. Backend-neutral: the
+        // CLI hands it a store.
+        .target(
+            name: "TallyServer",
+            dependencies: [
+                "Tally", "CZlib",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Fixtures shared by the test suites and the benchmarks.
         .target(
             name: "TallyTesting",
@@ -83,6 +100,7 @@ let package = Package(
                 "Tally",
                 "TallySQLite",
                 "TallyPostgres",
+                "TallyServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -131,6 +149,16 @@ let package = Package(
             name: "TallyDeviceTests",
             dependencies: [
                 "Tally", "TallySQLite", "TallyDevice", "TallyTesting", "CZlib",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Every route on a live server over real sockets, on SQLite and PostgreSQL.
+        .testTarget(
+            name: "TallyServerTests",
+            dependencies: [
+                "Tally", "TallySQLite", "TallyPostgres", "TallyServer", "TallyTesting", "TallyPostgresTesting", "CZlib",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),

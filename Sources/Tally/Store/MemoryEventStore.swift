@@ -41,3 +41,25 @@ public actor MemoryEventStore: EventStore {
         return counts.sorted { ($0.day, $0.eventType) < ($1.day, $1.eventType) }
     }
 }
+
+extension MemoryEventStore: EventQueries {
+    public func events(matching filter: EventFilter, after cursor: EventCursor?, limit: Int) async throws -> [EnrichedEvent] {
+        Array(events.values
+            .filter { filter.matches($0) && (cursor?.precedes($0) ?? true) }
+            .sorted { ($0.timestamp, $0.eventID) < ($1.timestamp, $1.eventID) }
+            .prefix(limit))
+    }
+
+    public func trend(_ query: TrendQuery) async throws -> [TrendPoint] {
+        if let property = query.breakdown, !TrendQuery.isValidPropertyName(property) { throw QueryError.invalidProperty(property) }
+        let filter = EventFilter(from: query.from, to: query.to, eventType: query.eventType, service: query.service)
+        return query.referenceAnswer(over: events.values.filter(filter.matches))
+    }
+
+    public func eraseUser(_ userID: String) async throws -> UserErasure {
+        let person = EventFilter(userID: userID)
+        let doomed = events.filter { person.matches($0.value) }
+        for key in doomed.keys { events[key] = nil }
+        return UserErasure(deletedEvents: doomed.count, days: Set(doomed.keys.map(\.timestamp.startOfDay)).sorted())
+    }
+}

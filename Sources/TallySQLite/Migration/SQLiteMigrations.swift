@@ -7,7 +7,7 @@ import Tally
 /// PostgreSQL's `timestamptz` has, so both backends hold the same values
 /// (`datetime(timestamp / 1e6, 'unixepoch')` shows one).
 public enum SQLiteMigrations {
-    public static let all: [Migration] = [createEvents, createQueue, createSettings, createDirtyDays, createAggregates]
+    public static let all: [Migration] = [createEvents, createQueue, createSettings, createDirtyDays, createAggregates, createAPIKeys]
 
     static let createEvents = Migration(version: 1, name: "create_analytics_events", phase: .pre, sql: """
         CREATE TABLE analytics_events (
@@ -118,5 +118,19 @@ public enum SQLiteMigrations {
             hour TEXT NOT NULL, service TEXT NOT NULL, error_type TEXT NOT NULL, errors INTEGER NOT NULL,
             PRIMARY KEY (hour, service, error_type)
         );
+        """)
+
+    static let createAPIKeys = Migration(version: 6, name: "create_api_keys_and_anonymous_index", phase: .pre, sql: """
+        -- `tally serve`'s keys: only the SHA-256 of each secret is kept.
+        CREATE TABLE tally_api_keys (
+            id          TEXT    PRIMARY KEY,
+            service     TEXT    NOT NULL CHECK (length(service) BETWEEN 1 AND 100),
+            scope       TEXT    NOT NULL CHECK (scope IN ('write', 'read', 'admin')),
+            secret_hash BLOB    NOT NULL CHECK (length(secret_hash) = 32),
+            created_at  INTEGER NOT NULL,
+            revoked_at  INTEGER
+        );
+        -- Privacy requests find a person by user_id or anonymous_id.
+        CREATE INDEX analytics_events_anonymous_id_timestamp ON analytics_events (anonymous_id, timestamp);
         """)
 }
