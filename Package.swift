@@ -45,11 +45,13 @@ let package = Package(
         ),
         // The system zlib, for gzip request bodies.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // gzip in and out of memory, bounded, on the system zlib.
+        .target(name: "TallyGzip", dependencies: ["CZlib"]),
         // Device mode: the offline-first queue's use cases and the HTTP flush to a collector.
         .target(
             name: "TallyDevice",
             dependencies: [
-                "Tally", "TallySQLite", "CZlib",
+                "Tally", "TallySQLite", "TallyGzip",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -72,7 +74,7 @@ let package = Package(
         .target(
             name: "TallyServer",
             dependencies: [
-                "Tally", "CZlib",
+                "Tally", "TallyGzip",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -148,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "TallyDeviceTests",
             dependencies: [
-                "Tally", "TallySQLite", "TallyDevice", "TallyTesting", "CZlib",
+                "Tally", "TallySQLite", "TallyDevice", "TallyTesting", "TallyGzip",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -156,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "TallyServerTests",
             dependencies: [
-                "Tally", "TallySQLite", "TallyPostgres", "TallyServer", "TallyTesting", "TallyPostgresTesting", "CZlib",
+                "Tally", "TallySQLite", "TallyPostgres", "TallyServer", "TallyTesting", "TallyPostgresTesting", "TallyGzip",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

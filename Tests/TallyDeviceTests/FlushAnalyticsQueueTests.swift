@@ -1,5 +1,6 @@
 import Foundation
 import Tally
+import TallyGzip
 import TallyDevice
 import TallySQLite
 import TallyTesting

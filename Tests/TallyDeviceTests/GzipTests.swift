@@ -1,4 +1,5 @@
 import Tally
+import TallyGzip
 import TallyDevice
 import Testing
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Tally
+import TallyGzip
 
 // URLSession rather than AsyncHTTPClient/NIO: on Apple platforms it is the system's
 // own HTTP stack (cellular, proxies, background sessions, no extra binary size), and
