@@ -35,7 +35,7 @@ struct PostgresCLITests {
             #expect(before.status == 0, "\(before.stderr)")
             #expect(before.stdout.contains("Database: PostgreSQL postgres@127.0.0.1:\(configuration.port)/\(configuration.database) (partitioned)"))
             #expect(before.stdout.contains("PENDING  0001_create_analytics_events_partitioned"))
-            #expect(before.stdout.contains("0 applied, 2 pending, 0 changed."))
+            #expect(before.stdout.contains("0 applied, 4 pending, 0 changed."))
 
             let dryRun = try Self.tally(["migrate", "dry-run"], configuration)
             #expect(dryRun.status == 0)
@@ -48,11 +48,11 @@ struct PostgresCLITests {
             let all = try Self.tally(["migrate", "all"], configuration)
             #expect(all.status == 0, "\(all.stderr)")
             #expect(all.stdout.contains("applying pre 0001_create_analytics_events_partitioned…"))
-            #expect(all.stdout.contains("applied 2 migrations (all)."))
+            #expect(all.stdout.contains("applied 4 migrations (all)."))
 
             let after = try Self.tally(["migrate", "status"], configuration)
             #expect(after.stdout.contains("applied  0001_create_analytics_events_partitioned"))
-            #expect(after.stdout.contains("2 applied, 0 pending, 0 changed."))
+            #expect(after.stdout.contains("4 applied, 0 pending, 0 changed."))
             let again = try Self.tally(["migrate", "all"], configuration)
             #expect(again.stdout.contains("up to date (all), nothing to apply."))
         }
@@ -67,10 +67,10 @@ struct PostgresCLITests {
             }
             for result in results { #expect(result.status == 0, "\(result.stderr)") }
             let applied = results.compactMap { $0.stdout.firstMatch(of: /applied (\d) migration/)?.1 }.compactMap { Int($0) }.reduce(0, +)
-            #expect(applied == 2, "\(results.map(\.stdout))")
+            #expect(applied == 4, "\(results.map(\.stdout))")
             try await PostgresPool.withRunning(configuration, logger: TestPostgres.logger) { database async throws in
                 let records = try await database.query("SELECT count(*)::int8 FROM tally_schema_migrations") { row in try row.decode(Int64.self) }
-                #expect(records == [2])
+                #expect(records == [4])
             }
         }
     }
@@ -147,9 +147,55 @@ struct PostgresCLITests {
             let stored = try #require(first.stdout.firstMatch(of: /Stored ([0-9,]+) new events/)?.1)
             #expect(stored != "0")
             #expect(first.stdout.contains("\(configuration.database): \(stored) events (0 before)."), "\(first.stdout)")
+            #expect(first.stdout.contains("Refreshed the aggregates of 3 days"), "\(first.stdout)")
             let second = try Self.tally(arguments, configuration)
             #expect(second.status == 0)
             #expect(second.stdout.contains("Stored 0 new events"))
+        }
+    }
+
+    @Test("refresh recomputes the aggregates of a PostgreSQL database, and report prints them")
+    func refreshAndReport() async throws {
+        try await TestPostgres.withEmptyDatabase { configuration async throws in
+            let demo = try Self.tally(["demo", "--users", "30", "--days", "3", "--end", "2026-11-20T12:00:00Z"], configuration)
+            #expect(demo.status == 0, "\(demo.stderr)")
+            let range = ["--from", "2026-11-18", "--to", "2026-11-21"]
+            let (from, to) = (Timestamp(iso8601: "2026-11-18")!, Timestamp(iso8601: "2026-11-21")!)
+
+            // Lose one aggregate: the report says so, and a refresh of the range brings it back.
+            try await PostgresPool.withRunning(configuration, logger: TestPostgres.logger) { database async throws in
+                try await database.execute("DELETE FROM analytics_cocoon_activity_daily")
+            }
+            let empty = try Self.tally(["report", "cocoons"] + range, configuration)
+            #expect(empty.status == 0, "\(empty.stderr)")
+            #expect(empty.stdout.contains("No rows between 2026-11-18 and 2026-11-21"), "\(empty.stdout)")
+
+            let refresh = try Self.tally(["refresh"] + range, configuration)
+            #expect(refresh.status == 0, "\(refresh.stderr)")
+            #expect(refresh.stdout.contains("Refreshed the aggregates of 3 days ("), "\(refresh.stdout)")
+
+            let rows = try await PostgresPool.withRunning(configuration, logger: TestPostgres.logger) { database async throws in
+                try await PostgresAggregateStore(database: database).cocoonActivity(from: from, to: to)
+            }
+            #expect(rows.count == 3)
+            let report = try Self.tally(["report", "cocoons"] + range, configuration)
+            #expect(report.status == 0, "\(report.stderr)")
+            let lines = report.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
+            for r in rows {
+                let expected = [r.day.dateString] + [r.registered, r.connected, r.disconnected, r.claimed, r.setupTokensCreated,
+                                                     r.setupTokensUsed, r.activeCocoons].map(String.init)
+                #expect(lines.contains(expected), "\(report.stdout)")
+            }
+
+            let latency = try Self.tally(["report", "api-latency", "--service", "api"] + range, configuration)
+            #expect(latency.status == 0, "\(latency.stderr)")
+            #expect(latency.stdout.contains("Whole range (from sketches): "), "\(latency.stdout)")
+            #expect(latency.stdout.contains("2026-11-20T"), "\(latency.stdout)")
+
+            // Without a range: the scheduled refresh's days.
+            let due = try Self.tally(["refresh"], configuration)
+            #expect(due.status == 0, "\(due.stderr)")
+            #expect(due.stdout.contains("Refreshed the aggregates of"), "\(due.stdout)")
         }
     }
 }

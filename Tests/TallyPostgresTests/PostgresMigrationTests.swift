@@ -30,20 +30,26 @@ struct PostgresMigrationTests {
             let empty = try await Self.snapshot(database)
             #expect(empty == "|")
             let before = try await Self.migrator(database).status()
-            #expect(before.pendingCount == 2)
-            #expect(before.entries.map(\.id) == ["0001_create_analytics_events_partitioned", "0002_create_analytics_events_indexes"])
-            #expect(try await Self.migrator(database).pending(phases: [.pre, .post]).count == 2)
+            #expect(before.pendingCount == 4)
+            #expect(before.entries.map(\.id) == ["0001_create_analytics_events_partitioned", "0002_create_analytics_events_indexes",
+                                                 "0003_create_dirty_days_api_keys_and_anonymous_index", "0004_create_aggregates"])
+            #expect(try await Self.migrator(database).pending(phases: [.pre, .post]).count == 4)
             #expect(try await Self.snapshot(database) == empty, "status must not create the migrations table")
 
             let applied = try await Self.migrator(database).migrate(phases: [.pre, .post])
-            #expect(applied.count == 2)
+            #expect(applied.count == 4)
             let migrated = try await Self.snapshot(database)
             #expect(migrated.contains("analytics_events:p"))
             #expect(migrated.contains("analytics_events_default:r"))
             #expect(migrated.contains("tally_schema_migrations:r"))
+            for table in ["analytics_dirty_days", "tally_api_keys", "analytics_daily_users", "analytics_daily_active_users",
+                          "analytics_task_stats_daily", "analytics_api_latency_hourly", "analytics_integration_health_daily",
+                          "analytics_auth_events_daily", "analytics_cocoon_activity_daily", "analytics_errors_hourly"] {
+                #expect(migrated.contains(table + ":r"), "\(table)")
+            }
 
             let after = try await Self.migrator(database).status()
-            #expect(after.appliedCount == 2)
+            #expect(after.appliedCount == 4)
             #expect(after.pendingCount == 0)
             #expect(try await Self.migrator(database).migrate(phases: [.pre, .post]).isEmpty)
             #expect(try await Self.snapshot(database) == migrated)
@@ -71,6 +77,7 @@ struct PostgresMigrationTests {
             #expect(indexes.contains("(user_id, \"timestamp\")"))
             #expect(indexes.contains("(event_type, \"timestamp\")"))
             #expect(indexes.contains("(service, \"timestamp\")"))
+            #expect(indexes.contains("(anonymous_id, \"timestamp\")"))
             let strategy = try await database.query("SELECT partstrat::text FROM pg_partitioned_table WHERE partrelid = 'analytics_events'::regclass") {
                 row in try row.decode(String.self)
             }
@@ -121,7 +128,7 @@ struct PostgresMigrationTests {
     @Test("a failing migration rolls back whole and names the statement and the reason")
     func failingMigrationRollsBack() async throws {
         try await TestPostgres.withMigratedDatabase { database async throws in
-            let failing = Migration(version: 3, name: "add_probe", phase: .post, sql: """
+            let failing = Migration(version: 99, name: "add_probe", phase: .post, sql: """
                 CREATE TABLE tally_probe (id integer);
                 -- The second statement fails: the table above must not survive.
                 INSERT INTO tally_missing_table VALUES (1);
@@ -131,7 +138,7 @@ struct PostgresMigrationTests {
                 try await migrator.migrate(phases: [.pre, .post])
             }
             #expect(error?.code == .failed)
-            #expect(error?.migrationID == "0003_add_probe")
+            #expect(error?.migrationID == "0099_add_probe")
             let message = error?.description ?? ""
             #expect(message.contains("statement 2 of 2 (`INSERT INTO tally_missing_table VALUES (1)`)"), "\(message)")
             #expect(message.contains("relation \"tally_missing_table\" does not exist (SQLSTATE 42P01)"), "\(message)")
@@ -141,7 +148,7 @@ struct PostgresMigrationTests {
             #expect(probe == [true], "the first statement was rolled back")
             let status = try await migrator.status()
             #expect(status.entries.last?.state == .pending)
-            #expect(status.appliedCount == 2)
+            #expect(status.appliedCount == 4)
         }
     }
 

@@ -1,11 +1,13 @@
 import Tally
+import TallyPostgres
+import TallyPostgresTesting
 import TallySQLite
 import TallyTesting
 import Testing
 
 extension StoreKind {
     /// The stores that answer the server's queries.
-    static let queryable: [StoreKind] = [.memory, .sqlite]
+    static let queryable: [StoreKind] = [.memory, .sqlite, .postgres]
 
     /// Runs `body` with a fresh store that answers ``EventQueries``.
     func withQueryableStore(_ body: @Sendable @escaping (any EventStore & EventQueries) async throws -> Void) async throws {
@@ -123,32 +125,57 @@ struct QueryBehaviourTests {
     }
 }
 
-@Suite("API keys on SQLite")
-struct SQLiteAPIKeyStoreTests {
-    @Test("a created key is found by id, matches only its own secret, and stops matching once revoked")
-    func lifecycle() async throws {
-        let directory = try TemporaryDirectory()
-        defer { directory.remove() }
-        let database = try SQLiteDatabase(path: directory.file("keys.sqlite"))
-        try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre])
-        let keys = SQLiteAPIKeyStore(database: database)
+extension StoreKind {
+    /// The stores that keep API keys.
+    static let keyStores: [StoreKind] = [.sqlite, .postgres]
 
-        let write = APIKey.generate(scope: .write)
-        let read = APIKey.generate(scope: .read)
-        try await keys.insert(write.record(service: "api"))
-        try await keys.insert(read.record(service: "dashboard"))
+    /// Runs `body` with a fresh, migrated key store.
+    func withAPIKeyStore(_ body: @Sendable @escaping (any APIKeyStore) async throws -> Void) async throws {
+        switch self {
+        case .sqlite:
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            let database = try SQLiteDatabase(path: directory.file("keys.sqlite"))
+            try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre])
+            try await body(SQLiteAPIKeyStore(database: database))
+        case .postgres, .timescaledb:
+            try await TestPostgres.withMigratedDatabase(mode: self == .postgres ? .partitioned : .timescaledb) { database async throws in
+                try await body(PostgresAPIKeyStore(database: database))
+            }
+        case .memory:
+            Issue.record("the memory store keeps no API keys")
+        }
+    }
+}
 
-        let stored = try #require(try await keys.key(id: write.id))
-        #expect(stored.service == "api" && stored.scope == .write)
-        #expect(write.matches(stored))
-        #expect(!read.matches(stored))
-        let forged = try #require(APIKey("tally_write_\(write.id)_\(String(repeating: "x", count: 32))"))
-        #expect(!forged.matches(stored))
-        #expect(try await keys.keys().map(\.id).sorted() == [write.id, read.id].sorted())
+@Suite("API keys")
+struct APIKeyStoreTests {
+    @Test("a created key is found by id, matches only its own secret, and stops matching once revoked", arguments: StoreKind.keyStores)
+    func lifecycle(kind: StoreKind) async throws {
+        try await kind.withAPIKeyStore { keys in
+            let write = APIKey.generate(scope: .write)
+            let read = APIKey.generate(scope: .read)
+            let created = Timestamp(microsecondsSinceEpoch: 1_795_000_000_123_456)
+            try await keys.insert(write.record(service: "api", createdAt: created))
+            try await keys.insert(read.record(service: "dashboard", createdAt: created.adding(microseconds: 1)))
 
-        #expect(try await keys.revoke(id: write.id, at: .now()))
-        #expect(try await !keys.revoke(id: write.id, at: .now()))
-        #expect(!write.matches(try #require(try await keys.key(id: write.id))))
-        #expect(try await keys.key(id: "nope") == nil)
+            let stored = try #require(try await keys.key(id: write.id))
+            #expect(stored.service == "api" && stored.scope == .write)
+            #expect(stored == write.record(service: "api", createdAt: created), "stored exactly, hash and time included")
+            #expect(write.matches(stored))
+            #expect(!read.matches(stored))
+            let forged = try #require(APIKey("tally_write_\(write.id)_\(String(repeating: "x", count: 32))"))
+            #expect(!forged.matches(stored))
+            #expect(try await keys.keys().map(\.id) == [write.id, read.id], "oldest first")
+
+            let revokedAt = created.adding(days: 1)
+            #expect(try await keys.revoke(id: write.id, at: revokedAt))
+            #expect(try await !keys.revoke(id: write.id, at: .now()))
+            let revoked = try #require(try await keys.key(id: write.id))
+            #expect(revoked.revokedAt == revokedAt)
+            #expect(!write.matches(revoked))
+            #expect(try await keys.key(id: "nope") == nil)
+            #expect(try await !keys.revoke(id: "nope", at: .now()))
+        }
     }
 }

@@ -101,6 +101,27 @@ public final class PostgresPool: Service, Sendable {
             return try await client.withConnection { connection in try await body(connection) }
         } catch let error as PSQLError {
             throw PostgresStoreError(error, database: configuration)
+        } catch let error as PostgresDecodingError {
+            throw decodingFailure(error)
+        }
+    }
+
+    /// Runs `body` in one transaction on one leased connection: committed when
+    /// `body` returns, rolled back when it throws.
+    func withTransaction<Result: Sendable>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let logger = logger
+        return try await withConnection { connection in
+            try await connection.exec("BEGIN", logger: logger)
+            do {
+                let result = try await body(connection)
+                try await connection.exec("COMMIT", logger: logger)
+                return result
+            } catch {
+                try? await connection.exec("ROLLBACK", logger: logger)
+                throw error
+            }
         }
     }
 
@@ -119,12 +140,17 @@ public final class PostgresPool: Service, Sendable {
         } catch let error as PSQLError {
             throw PostgresStoreError(error, database: configuration)
         } catch let error as PostgresDecodingError {
-            // Its description can quote the column's bytes: name the column only.
-            throw PostgresStoreError(code: .failed, database: displayName, message: """
-                \(displayName): column \(error.columnName) (\(error.postgresType)) could not be read as \(error.targetType): \
-                the schema differs from what this build expects; check `tally migrate status`
-                """)
+            throw decodingFailure(error)
         }
+    }
+
+    /// A column that did not decode. Its description can quote the column's
+    /// bytes: name the column only.
+    private func decodingFailure(_ error: PostgresDecodingError) -> PostgresStoreError {
+        PostgresStoreError(code: .failed, database: displayName, message: """
+            \(displayName): column \(error.columnName) (\(error.postgresType)) could not be read as \(error.targetType): \
+            the schema differs from what this build expects; check `tally migrate status`
+            """)
     }
 
     /// Runs a statement and discards any rows.
@@ -138,5 +164,12 @@ extension PostgresConnection {
     /// for the next one.
     func exec(_ query: PostgresQuery, logger: Logger) async throws {
         for try await _ in try await self.query(query, logger: logger) {}
+    }
+
+    /// Runs a query and collects its rows.
+    func rows<Row>(_ query: PostgresQuery, logger: Logger, _ decoding: (PostgresRow) throws -> Row) async throws -> [Row] {
+        var rows: [Row] = []
+        for try await row in try await self.query(query, logger: logger) { rows.append(try decoding(row)) }
+        return rows
     }
 }

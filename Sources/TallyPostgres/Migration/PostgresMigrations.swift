@@ -23,8 +23,8 @@ public enum PostgresMigrations {
     /// The migrations of `mode`, in order.
     public static func all(mode: PostgresStorageMode) -> [Migration] {
         switch mode {
-        case .partitioned: [createPartitionedEvents, createIndexes]
-        case .timescaledb: [createHypertableEvents, createIndexes]
+        case .partitioned: [createPartitionedEvents, createIndexes, createDirtyDaysAndAPIKeys, createAggregates]
+        case .timescaledb: [createHypertableEvents, createIndexes, createDirtyDaysAndAPIKeys, createAggregates]
         }
     }
 
@@ -86,5 +86,81 @@ public enum PostgresMigrations {
         CREATE INDEX analytics_events_user_id_timestamp ON analytics_events (user_id, timestamp);
         CREATE INDEX analytics_events_event_type_timestamp ON analytics_events (event_type, timestamp);
         CREATE INDEX analytics_events_service_timestamp ON analytics_events (service, timestamp);
+        """)
+
+    static let createDirtyDaysAndAPIKeys = Migration(version: 3, name: "create_dirty_days_api_keys_and_anonymous_index", phase: .pre, sql: """
+        -- Days whose aggregates must be recomputed: every write marks its events'
+        -- days in the same statement as the insert, so a late event is never
+        -- silently missed. A new mark always moves marked_at forward, so a refresh
+        -- clears only the marks it saw.
+        CREATE TABLE analytics_dirty_days (
+            day       date        PRIMARY KEY,  -- UTC
+            marked_at timestamptz NOT NULL
+        );
+        -- `tally serve`'s keys: only the SHA-256 of each secret is kept.
+        CREATE TABLE tally_api_keys (
+            id          text        PRIMARY KEY,
+            service     text        NOT NULL CHECK (length(service) BETWEEN 1 AND 100),
+            scope       text        NOT NULL CHECK (scope IN ('write', 'read', 'admin')),
+            secret_hash bytea       NOT NULL CHECK (length(secret_hash) = 32),
+            created_at  timestamptz NOT NULL,
+            revoked_at  timestamptz
+        );
+        -- Privacy requests find a person by user_id or anonymous_id.
+        CREATE INDEX analytics_events_anonymous_id_timestamp ON analytics_events (anonymous_id, timestamp);
+        """)
+
+    static let createAggregates = Migration(version: 4, name: "create_aggregates", phase: .post, sql: """
+        -- The seven aggregates of DESIGN.md §5, plus the daily sets of distinct users
+        -- that WAU and MAU are counted from: the names and columns of the SQLite
+        -- schema, in native types. Days are UTC dates, hours the timestamptz of
+        -- their start; *_sketch columns hold mergeable quantile sketches for
+        -- percentiles over ranges of buckets.
+        CREATE TABLE analytics_daily_users (
+            day date NOT NULL, service text NOT NULL, user_id text NOT NULL,
+            -- Led by day: a refresh replaces a day, and WAU/MAU read ranges of days.
+            PRIMARY KEY (day, service, user_id)
+        );
+        CREATE TABLE analytics_daily_active_users (
+            day date NOT NULL, service text NOT NULL,
+            dau bigint NOT NULL, wau bigint NOT NULL, mau bigint NOT NULL,
+            PRIMARY KEY (day, service)
+        );
+        CREATE TABLE analytics_task_stats_daily (
+            day date NOT NULL, service text NOT NULL,
+            created bigint NOT NULL, started bigint NOT NULL, completed bigint NOT NULL,
+            failed bigint NOT NULL, cancelled bigint NOT NULL, success_rate double precision,
+            duration_p50 double precision, duration_p95 double precision, duration_sketch bytea NOT NULL,
+            PRIMARY KEY (day, service)
+        );
+        CREATE TABLE analytics_api_latency_hourly (
+            hour timestamptz NOT NULL, service text NOT NULL, method text NOT NULL, route text NOT NULL,
+            requests bigint NOT NULL, errors_4xx bigint NOT NULL, errors_5xx bigint NOT NULL,
+            latency_p50 double precision, latency_p95 double precision, latency_p99 double precision,
+            latency_max double precision, latency_sketch bytea NOT NULL,
+            PRIMARY KEY (hour, service, method, route)
+        );
+        CREATE TABLE analytics_integration_health_daily (
+            day date NOT NULL, provider text NOT NULL,
+            connected bigint NOT NULL, disconnected bigint NOT NULL, used bigint NOT NULL, errors bigint NOT NULL,
+            oauth_started bigint NOT NULL, oauth_completed bigint NOT NULL, error_rate double precision,
+            PRIMARY KEY (day, provider)
+        );
+        CREATE TABLE analytics_auth_events_daily (
+            day date NOT NULL, service text NOT NULL,
+            login_attempts bigint NOT NULL, login_successes bigint NOT NULL, login_failures bigint NOT NULL,
+            codes_verified bigint NOT NULL, token_refreshes bigint NOT NULL, sessions_validated bigint NOT NULL,
+            logouts bigint NOT NULL,
+            PRIMARY KEY (day, service)
+        );
+        CREATE TABLE analytics_cocoon_activity_daily (
+            day date NOT NULL PRIMARY KEY,
+            registered bigint NOT NULL, connected bigint NOT NULL, disconnected bigint NOT NULL, claimed bigint NOT NULL,
+            setup_tokens_created bigint NOT NULL, setup_tokens_used bigint NOT NULL, active_cocoons bigint NOT NULL
+        );
+        CREATE TABLE analytics_errors_hourly (
+            hour timestamptz NOT NULL, service text NOT NULL, error_type text NOT NULL, errors bigint NOT NULL,
+            PRIMARY KEY (hour, service, error_type)
+        );
         """)
 }

@@ -146,3 +146,80 @@ extension ArrayColumn where Kind == JSONBElement {
         count += 1
     }
 }
+
+/// PostgreSQL's binary `date`: days since 2000-01-01. A ``Timestamp`` goes in as
+/// its UTC day and comes out as that day's midnight.
+struct PostgresDate: PostgresNonThrowingEncodable, PostgresDecodable, Sendable {
+    static let epochOffsetDays: Int64 = 10_957
+    var day: Timestamp
+
+    init(_ time: Timestamp) { day = time.startOfDay }
+
+    static var psqlType: PostgresDataType { .date }
+    static var psqlFormat: PostgresFormat { .binary }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        buffer.writeInteger(Int32(day.microsecondsSinceEpoch / Timestamp.microsecondsPerDay - Self.epochOffsetDays))
+    }
+
+    init<JSONDecoder: PostgresJSONDecoder>(
+        from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat, context: PostgresDecodingContext<JSONDecoder>
+    ) throws {
+        guard format == .binary, type == .date else { throw PostgresDecodingError.Code.typeMismatch }
+        guard buffer.readableBytes == 4, let value = buffer.readInteger(as: Int32.self) else { throw PostgresDecodingError.Code.failure }
+        day = Timestamp(microsecondsSinceEpoch: (Int64(value) + Self.epochOffsetDays) * Timestamp.microsecondsPerDay)
+    }
+}
+
+enum DateElement: ArrayColumnKind {
+    static var element: PostgresDataType { .date }
+    static var array: PostgresDataType { .dateArray }
+}
+
+enum Int8Element: ArrayColumnKind {
+    static var element: PostgresDataType { .int8 }
+    static var array: PostgresDataType { .int8Array }
+}
+
+enum Float8Element: ArrayColumnKind {
+    static var element: PostgresDataType { .float8 }
+    static var array: PostgresDataType { .float8Array }
+}
+
+enum ByteaElement: ArrayColumnKind {
+    static var element: PostgresDataType { .bytea }
+    static var array: PostgresDataType { .byteaArray }
+}
+
+extension ArrayColumn where Kind == DateElement {
+    mutating func append(_ day: Timestamp) {
+        elements.writeInteger(4, as: Int32.self)
+        elements.writeInteger(Int32(day.startOfDay.microsecondsSinceEpoch / Timestamp.microsecondsPerDay - PostgresDate.epochOffsetDays))
+        count += 1
+    }
+}
+
+extension ArrayColumn where Kind == Int8Element {
+    mutating func append(_ value: Int) {
+        elements.writeInteger(8, as: Int32.self)
+        elements.writeInteger(Int64(value))
+        count += 1
+    }
+}
+
+extension ArrayColumn where Kind == Float8Element {
+    mutating func append(_ value: Double?) {
+        guard let value else { return appendNull() }
+        elements.writeInteger(8, as: Int32.self)
+        elements.writeInteger(value.bitPattern)
+        count += 1
+    }
+}
+
+extension ArrayColumn where Kind == ByteaElement {
+    mutating func append(_ bytes: [UInt8]) {
+        elements.writeInteger(Int32(bytes.count))
+        elements.writeBytes(bytes)
+        count += 1
+    }
+}

@@ -40,6 +40,8 @@ extension PostgresEventStore {
                     """, logger: logger) {
                     inserted = Int(try row.decode(Int64.self))
                 }
+                // In the same transaction as the insert, as ``insertSQL`` does.
+                try await connection.exec(PostgresQuery(unsafeSQL: Self.markDirtySQL("SELECT timestamp FROM tally_staging")), logger: logger)
                 try await connection.exec("COMMIT", logger: logger)
                 return inserted
             } catch {

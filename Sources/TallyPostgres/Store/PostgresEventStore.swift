@@ -8,7 +8,8 @@ import Tally
 /// array and `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING` turns them
 /// back into rows, so a re-sent batch, whole or in part, stores nothing twice.
 /// Rows are sent in (timestamp, event_id) order, so two writers whose batches
-/// overlap take their row locks in the same order and never deadlock.
+/// overlap take their row locks in the same order and never deadlock. The same
+/// statement marks the batch's days dirty for the ``AggregateRefresher``.
 ///
 /// ```swift
 /// try await PostgresPool.withRunning(configuration) { database in
@@ -34,9 +35,28 @@ public struct PostgresEventStore: EventStore {
                                  $6::text[], $7::text[], $8::text[], $9::jsonb[])
             ON CONFLICT (timestamp, event_id) DO NOTHING
             RETURNING 1
+        ), marked AS (
+            \(markDirtySQL("SELECT unnest($2::timestamptz[])"))
         )
         SELECT count(*)::int8 FROM inserted
         """
+
+    /// Marks the UTC days of the times `timesSQL` selects dirty. PostgreSQL runs a
+    /// data-modifying `WITH` part to completion even when nothing reads it, so as
+    /// a part of the insert statement it commits with the events or not at all: a
+    /// refresh that starts after the write sees both.
+    ///
+    /// A new mark always moves `marked_at` forward (by at least 1 µs), even when the
+    /// clock of this transaction is behind the stored mark: a refresh clears only
+    /// the marks it read (`marked_at <= …`), so events committed after that read
+    /// keep their day dirty. Days are locked in order, so writers never deadlock here.
+    static func markDirtySQL(_ timesSQL: String) -> String {
+        """
+        INSERT INTO analytics_dirty_days AS d (day, marked_at)
+            SELECT DISTINCT (t AT TIME ZONE 'UTC')::date, now() FROM (\(timesSQL)) AS times(t) ORDER BY 1
+            ON CONFLICT (day) DO UPDATE SET marked_at = greatest(d.marked_at + interval '1 microsecond', excluded.marked_at)
+        """
+    }
 
     @discardableResult
     public func write(_ events: [EnrichedEvent]) async throws -> Int {

@@ -52,20 +52,9 @@ struct DemoCommand: AsyncParsableCommand {
             let traffic = try await fill(store, name: "SQLite \(path)")
             try await database.checkpoint()
 
-            // The dashboard reads aggregates: bring them up to date now rather than at the next hourly refresh.
-            FileHandle.standardError.write(Data("Refreshing aggregates…\n".utf8))
-            let refreshProgress = LockedProgress(unit: "days")
-            let clock = ContinuousClock()
-            let refreshStart = clock.now
-            let refresh = try await AggregateRefresher(store: SQLiteAggregateStore(database: database))
-                .refresh(from: traffic.startOfDay(0), to: traffic.configuration.end.adding(microseconds: 1), now: traffic.configuration.end) { done, total in
-                    refreshProgress.update(done, total)
-                }
-            refreshProgress.finish()
+            try await refresh(SQLiteAggregateStore(database: database), traffic: traffic)
             let total = try await store.count()
             print("""
-                Refreshed the aggregates of \(refresh.days.count) days in \(String(format: "%.2f", (clock.now - refreshStart).seconds)) s; \
-                try `tally report api-latency`.
                 Database: \(path), \(Format.bytes(database.fileSize())), \
                 \(total > 0 ? "\(database.fileSize() / Int64(total)) bytes/event" : "empty").
                 """)
@@ -75,10 +64,28 @@ struct DemoCommand: AsyncParsableCommand {
                 let mode = try await PostgresMigrationTarget.mode(of: database)
                 try await Migrator(migrations: PostgresMigrations.all(mode: mode),
                                    target: PostgresMigrationTarget(database: database, mode: mode)).migrate(phases: [.pre, .post])
-                _ = try await demo.fill(PostgresEventStore(database: database), name: database.displayName)
+                let traffic = try await demo.fill(PostgresEventStore(database: database), name: database.displayName)
+                try await demo.refresh(PostgresAggregateStore(database: database), traffic: traffic)
             }
-            print("The aggregates are not maintained on PostgreSQL yet (SQLite only, for now).")
         }
+    }
+
+    /// The dashboard reads aggregates: brings them up to date now rather than at
+    /// the next hourly refresh.
+    private func refresh(_ aggregates: some AggregateStore, traffic: DemoTraffic) async throws {
+        FileHandle.standardError.write(Data("Refreshing aggregates…\n".utf8))
+        let progress = LockedProgress(unit: "days")
+        let clock = ContinuousClock()
+        let start = clock.now
+        let report = try await AggregateRefresher(store: aggregates)
+            .refresh(from: traffic.startOfDay(0), to: traffic.configuration.end.adding(microseconds: 1), now: traffic.configuration.end) { done, total in
+                progress.update(done, total)
+            }
+        progress.finish()
+        print("""
+            Refreshed the aggregates of \(report.days.count) days in \(String(format: "%.2f", (clock.now - start).seconds)) s; \
+            try `tally report api-latency`.
+            """)
     }
 
     /// Generates the traffic and sends it the way an app's events go — client →

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Synchronization
 import Tally
-import TallySQLite
 
 struct RefreshCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,27 +22,32 @@ struct RefreshCommand: AsyncParsableCommand {
     var to: String?
 
     func run() async throws {
-        let path = try options.sqlitePath()
-        let database = try SQLiteDatabase(path: path)
-        let refresher = AggregateRefresher(store: SQLiteAggregateStore(database: database))
+        let range = try dayRange()
         let progress = LockedProgress(unit: "days")
         let clock = ContinuousClock()
         let start = clock.now
-        let report: AggregateRefresher.Report
-        if let from {
-            guard let first = Timestamp(iso8601: from) else { throw ValidationError("--from must be an ISO-8601 date such as 2026-11-01") }
-            let last = try to.map { text in
-                guard let t = Timestamp(iso8601: text) else { throw ValidationError("--to must be an ISO-8601 date such as 2026-11-30") }
-                return t
-            } ?? Timestamp.now().startOfDay.adding(days: 1)
-            guard first < last else { throw ValidationError("--from must be before --to") }
-            report = try await refresher.refresh(from: first, to: last) { done, total in progress.update(done, total) }
-        } else {
-            report = try await refresher.refreshDue { done, total in progress.update(done, total) }
+        let report = try await options.withAggregateStore { store in
+            let refresher = AggregateRefresher(store: store)
+            if let range {
+                return try await refresher.refresh(from: range.lowerBound, to: range.upperBound) { done, total in progress.update(done, total) }
+            }
+            return try await refresher.refreshDue { done, total in progress.update(done, total) }
         }
         progress.finish()
         let seconds = (clock.now - start).seconds
         print("Refreshed the aggregates of \(report.days.count) days (\(Format.count(report.events)) events) in \(String(format: "%.2f", seconds)) s.")
+    }
+
+    /// `--from`/`--to`, or `nil` for the scheduled refresh's days.
+    private func dayRange() throws -> Range<Timestamp>? {
+        guard let from else { return nil }
+        guard let first = Timestamp(iso8601: from) else { throw ValidationError("--from must be an ISO-8601 date such as 2026-11-01") }
+        let last = try to.map { text in
+            guard let t = Timestamp(iso8601: text) else { throw ValidationError("--to must be an ISO-8601 date such as 2026-11-30") }
+            return t
+        } ?? Timestamp.now().startOfDay.adding(days: 1)
+        guard first < last else { throw ValidationError("--from must be before --to") }
+        return first..<last
     }
 }
 

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Tally
-import TallySQLite
 
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,13 +27,18 @@ struct ReportCommand: AsyncParsableCommand {
     var service: String?
 
     func run() async throws {
-        let database = try SQLiteDatabase(path: try options.sqlitePath())
-        let store = SQLiteAggregateStore(database: database)
         let today = Timestamp.now().startOfDay
         guard let start = from.map({ Timestamp(iso8601: $0) }) ?? today.adding(days: -7),
               let end = to.map({ Timestamp(iso8601: $0) }) ?? today.adding(days: 1) else {
             throw ValidationError("--from and --to must be ISO-8601 dates such as 2026-11-01")
         }
+        let command = self
+        try await options.withAggregateStore { store in
+            try await command.printTable(of: store, start: start, end: end)
+        }
+    }
+
+    private func printTable(of store: any AggregateStore, start: Timestamp, end: Timestamp) async throws {
         func n(_ v: Int) -> String { Format.count(v) }
         func ms(_ v: Double?) -> String { v.map { String(format: "%.1f", $0) } ?? "—" }
         func pct(_ v: Double?) -> String { v.map { String(format: "%.1f%%", $0 * 100) } ?? "—" }

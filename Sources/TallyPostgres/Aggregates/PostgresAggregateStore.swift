@@ -1,0 +1,318 @@
+import Logging
+import PostgresNIO
+import Tally
+
+/// The aggregates on PostgreSQL: a day's facts are projected out of the `jsonb`
+/// data in one query, aggregated in Swift (``DayAggregates``, shared with every
+/// backend, so both backends store the same numbers) and written back in one
+/// transaction per day. WAU and MAU are counted by the server from
+/// `analytics_daily_users`.
+///
+/// ```swift
+/// let refresher = AggregateRefresher(store: PostgresAggregateStore(database: database))
+/// try await refresher.refreshDue()
+/// ```
+public struct PostgresAggregateStore: AggregateStore {
+    public let database: PostgresPool
+
+    public init(database: PostgresPool) {
+        self.database = database
+    }
+
+    // MARK: refresh
+
+    /// The fields of a fact, typed as ``EventFact/init(_:)`` reads them from an
+    /// event: a property of another JSON type is `nil`, as it is there. A number
+    /// is an integer when its text has no fraction (jsonb never writes exponents).
+    static let factsSQL = """
+        SELECT timestamp, event_type::text, service::text, user_id,
+               CASE WHEN jsonb_typeof(p->'duration_ms') = 'number' THEN (p->>'duration_ms')::float8 END,
+               CASE WHEN jsonb_typeof(p->'status_code') = 'number' AND strpos(p->>'status_code', '.') = 0
+                         AND length(p->>'status_code') <= 18 THEN (p->>'status_code')::int8 END,
+               CASE WHEN jsonb_typeof(p->'method') = 'string' THEN p->>'method' END,
+               CASE WHEN jsonb_typeof(p->'route') = 'string' THEN p->>'route' END,
+               CASE WHEN jsonb_typeof(p->'provider') = 'string' THEN p->>'provider' END,
+               CASE WHEN jsonb_typeof(p->'error_type') = 'string' THEN p->>'error_type' END,
+               CASE WHEN jsonb_typeof(p->'cocoon_id') = 'string' THEN p->>'cocoon_id' END,
+               CASE WHEN jsonb_typeof(p->'success') = 'boolean' THEN (p->>'success')::bool END
+        FROM analytics_events, LATERAL (SELECT data->'properties' AS p) AS properties
+        WHERE timestamp >= $1 AND timestamp < $2
+        """
+
+    public func facts(onDay day: Timestamp) async throws -> [EventFact] {
+        let start = day.startOfDay
+        var binds = PostgresBindings(capacity: 2)
+        binds.append(PostgresTimestamp(start))
+        binds.append(PostgresTimestamp(start.adding(days: 1)))
+        return try await database.query(PostgresQuery(unsafeSQL: Self.factsSQL, binds: binds)) { row in
+            let (time, type, service, user, duration, status, method, route, provider, errorType, cocoon, success) = try row.decode(
+                (PostgresTimestamp, String, String, String?, Double?, Int64?, String?, String?, String?, String?, String?, Bool?).self)
+            return EventFact(timestamp: time.timestamp, eventType: type, service: service, userID: user, durationMs: duration,
+                             statusCode: status.map(Int.init), method: method, route: route, provider: provider,
+                             errorType: errorType, cocoonID: cocoon, success: success)
+        }
+    }
+
+    public func replace(_ aggregates: DayAggregates) async throws {
+        let day = PostgresDate(aggregates.day)
+        let hourFrom = PostgresTimestamp(aggregates.day), hourTo = PostgresTimestamp(aggregates.day.adding(days: 1))
+
+        let userCount = aggregates.users.values.reduce(0) { $0 + $1.count }
+        var userServices = ArrayColumn<TextElement>(capacity: userCount * 16)
+        var userIDs = ArrayColumn<TextElement>(capacity: userCount * 32)
+        for (service, users) in aggregates.users {
+            for user in users {
+                userServices.append(service)
+                userIDs.append(user)
+            }
+        }
+
+        let api = aggregates.apiLatency
+        var apiHours = ArrayColumn<TimestampElement>(capacity: api.count * 12)
+        var apiServices = ArrayColumn<TextElement>(capacity: api.count * 16)
+        var apiMethods = ArrayColumn<TextElement>(capacity: api.count * 10)
+        var apiRoutes = ArrayColumn<TextElement>(capacity: api.count * 32)
+        var apiCounts = (ArrayColumn<Int8Element>(capacity: api.count * 12), ArrayColumn<Int8Element>(capacity: api.count * 12),
+                         ArrayColumn<Int8Element>(capacity: api.count * 12))
+        var apiLatencies = (ArrayColumn<Float8Element>(capacity: api.count * 12), ArrayColumn<Float8Element>(capacity: api.count * 12),
+                            ArrayColumn<Float8Element>(capacity: api.count * 12), ArrayColumn<Float8Element>(capacity: api.count * 12))
+        var apiSketches = ArrayColumn<ByteaElement>(capacity: api.count * 256)
+        for r in api {
+            apiHours.append(r.hour); apiServices.append(r.service); apiMethods.append(r.method); apiRoutes.append(r.route)
+            apiCounts.0.append(r.requests); apiCounts.1.append(r.errors4xx); apiCounts.2.append(r.errors5xx)
+            apiLatencies.0.append(r.latencyP50); apiLatencies.1.append(r.latencyP95)
+            apiLatencies.2.append(r.latencyP99); apiLatencies.3.append(r.latencyMax)
+            apiSketches.append(r.latencySketch.serialized)
+        }
+
+        let errors = aggregates.errors
+        var errorHours = ArrayColumn<TimestampElement>(capacity: errors.count * 12)
+        var errorServices = ArrayColumn<TextElement>(capacity: errors.count * 16)
+        var errorTypes = ArrayColumn<TextElement>(capacity: errors.count * 24)
+        var errorCounts = ArrayColumn<Int8Element>(capacity: errors.count * 12)
+        for r in errors {
+            errorHours.append(r.hour); errorServices.append(r.service); errorTypes.append(r.errorType); errorCounts.append(r.errors)
+        }
+
+        let logger = database.logger
+        try await database.withTransaction { connection in
+            try await connection.exec("DELETE FROM analytics_daily_users WHERE day = \(day)", logger: logger)
+            try await connection.exec("""
+                INSERT INTO analytics_daily_users (day, service, user_id)
+                SELECT \(day), * FROM unnest(\(userServices), \(userIDs))
+                """, logger: logger)
+
+            try await connection.exec("DELETE FROM analytics_task_stats_daily WHERE day = \(day)", logger: logger)
+            for r in aggregates.taskStats {
+                try await connection.exec("""
+                    INSERT INTO analytics_task_stats_daily VALUES (\(day), \(r.service), \(r.created), \(r.started), \(r.completed),
+                        \(r.failed), \(r.cancelled), \(r.successRate), \(r.durationP50), \(r.durationP95), \(Self.bytes(r.durationSketch)))
+                    """, logger: logger)
+            }
+
+            try await connection.exec("DELETE FROM analytics_api_latency_hourly WHERE hour >= \(hourFrom) AND hour < \(hourTo)", logger: logger)
+            try await connection.exec("""
+                INSERT INTO analytics_api_latency_hourly
+                SELECT * FROM unnest(\(apiHours), \(apiServices), \(apiMethods), \(apiRoutes), \(apiCounts.0), \(apiCounts.1), \(apiCounts.2),
+                                     \(apiLatencies.0), \(apiLatencies.1), \(apiLatencies.2), \(apiLatencies.3), \(apiSketches))
+                """, logger: logger)
+
+            try await connection.exec("DELETE FROM analytics_integration_health_daily WHERE day = \(day)", logger: logger)
+            for r in aggregates.integrationHealth {
+                try await connection.exec("""
+                    INSERT INTO analytics_integration_health_daily VALUES (\(day), \(r.provider), \(r.connected), \(r.disconnected),
+                        \(r.used), \(r.errors), \(r.oauthStarted), \(r.oauthCompleted), \(r.errorRate))
+                    """, logger: logger)
+            }
+
+            try await connection.exec("DELETE FROM analytics_auth_events_daily WHERE day = \(day)", logger: logger)
+            for r in aggregates.authEvents {
+                try await connection.exec("""
+                    INSERT INTO analytics_auth_events_daily VALUES (\(day), \(r.service), \(r.loginAttempts), \(r.loginSuccesses),
+                        \(r.loginFailures), \(r.codesVerified), \(r.tokenRefreshes), \(r.sessionsValidated), \(r.logouts))
+                    """, logger: logger)
+            }
+
+            try await connection.exec("DELETE FROM analytics_cocoon_activity_daily WHERE day = \(day)", logger: logger)
+            if let r = aggregates.cocoonActivity {
+                try await connection.exec("""
+                    INSERT INTO analytics_cocoon_activity_daily VALUES (\(day), \(r.registered), \(r.connected), \(r.disconnected),
+                        \(r.claimed), \(r.setupTokensCreated), \(r.setupTokensUsed), \(r.activeCocoons))
+                    """, logger: logger)
+            }
+
+            try await connection.exec("DELETE FROM analytics_errors_hourly WHERE hour >= \(hourFrom) AND hour < \(hourTo)", logger: logger)
+            try await connection.exec("""
+                INSERT INTO analytics_errors_hourly SELECT * FROM unnest(\(errorHours), \(errorServices), \(errorTypes), \(errorCounts))
+                """, logger: logger)
+        }
+    }
+
+    public func recomputeActiveUsers(days: [Timestamp]) async throws {
+        guard !days.isEmpty else { return }
+        var column = ArrayColumn<DateElement>(capacity: days.count * 8)
+        for day in Set(days.map(\.startOfDay)).sorted() { column.append(day) }
+        let dayList = column
+        let logger = database.logger
+        try await database.withTransaction { connection in
+            try await connection.exec("DELETE FROM analytics_daily_active_users WHERE day = ANY(\(dayList))", logger: logger)
+            // Every service with a user in the 30 days ending each day.
+            try await connection.exec("""
+                INSERT INTO analytics_daily_active_users (day, service, dau, wau, mau)
+                SELECT d.day, u.service,
+                       count(DISTINCT u.user_id) FILTER (WHERE u.day = d.day),
+                       count(DISTINCT u.user_id) FILTER (WHERE u.day >= d.day - 6),
+                       count(DISTINCT u.user_id)
+                FROM unnest(\(dayList)) AS d(day)
+                JOIN analytics_daily_users u ON u.day BETWEEN d.day - 29 AND d.day
+                GROUP BY d.day, u.service
+                """, logger: logger)
+        }
+    }
+
+    public func dirtyDays() async throws -> [(day: Timestamp, markedAt: Timestamp)] {
+        try await database.query("SELECT day, marked_at FROM analytics_dirty_days ORDER BY day") { row in
+            let (day, markedAt) = try row.decode((PostgresDate, PostgresTimestamp).self)
+            return (day.day, markedAt.timestamp)
+        }
+    }
+
+    public func markDirty(days: [Timestamp]) async throws {
+        guard !days.isEmpty else { return }
+        var column = ArrayColumn<TimestampElement>(capacity: days.count * 12)
+        for day in days { column.append(day) }
+        var binds = PostgresBindings(capacity: 1)
+        binds.append(column)
+        try await database.execute(PostgresQuery(unsafeSQL: PostgresEventStore.markDirtySQL("SELECT unnest($1::timestamptz[])"), binds: binds))
+    }
+
+    public func clearDirty(_ marks: [(day: Timestamp, markedAt: Timestamp)]) async throws {
+        guard !marks.isEmpty else { return }
+        var days = ArrayColumn<DateElement>(capacity: marks.count * 8)
+        var times = ArrayColumn<TimestampElement>(capacity: marks.count * 12)
+        for mark in marks {
+            days.append(mark.day)
+            times.append(mark.markedAt)
+        }
+        try await database.execute("""
+            DELETE FROM analytics_dirty_days d USING unnest(\(days), \(times)) AS seen(day, marked_at)
+            WHERE d.day = seen.day AND d.marked_at <= seen.marked_at
+            """)
+    }
+
+    // MARK: queries (days in [from, to))
+
+    public func activeUsers(from: Timestamp, to: Timestamp, service: String?) async throws -> [ActiveUsersRow] {
+        try await database.query("""
+            SELECT day, service, dau, wau, mau FROM analytics_daily_active_users
+            WHERE day >= \(PostgresDate(from)) AND day < \(PostgresDate(to)) AND (\(service)::text IS NULL OR service = \(service))
+            ORDER BY day, service COLLATE "C"
+            """) { row in
+            let (day, service, dau, wau, mau) = try row.decode((PostgresDate, String, Int, Int, Int).self)
+            return ActiveUsersRow(day: day.day, service: service, dau: dau, wau: wau, mau: mau)
+        }
+    }
+
+    public func taskStats(from: Timestamp, to: Timestamp, service: String?) async throws -> [TaskStatsRow] {
+        try await database.query("""
+            SELECT day, service, created, started, completed, failed, cancelled, success_rate, duration_p50, duration_p95, duration_sketch
+            FROM analytics_task_stats_daily
+            WHERE day >= \(PostgresDate(from)) AND day < \(PostgresDate(to)) AND (\(service)::text IS NULL OR service = \(service))
+            ORDER BY day, service COLLATE "C"
+            """) { row in
+            let (day, service, created, started, completed, failed, cancelled, rate, p50, p95, sketch) = try row.decode(
+                (PostgresDate, String, Int, Int, Int, Int, Int, Double?, Double?, Double?, ByteBuffer).self)
+            var r = TaskStatsRow(day: day.day, service: service)
+            r.created = created; r.started = started; r.completed = completed; r.failed = failed; r.cancelled = cancelled
+            r.successRate = rate; r.durationP50 = p50; r.durationP95 = p95
+            r.durationSketch = Self.sketch(sketch)
+            return r
+        }
+    }
+
+    public func apiLatency(from: Timestamp, to: Timestamp, service: String?) async throws -> [APILatencyRow] {
+        try await database.query("""
+            SELECT hour, service, method, route, requests, errors_4xx, errors_5xx,
+                   latency_p50, latency_p95, latency_p99, latency_max, latency_sketch
+            FROM analytics_api_latency_hourly
+            WHERE hour >= \(PostgresTimestamp(from)) AND hour < \(PostgresTimestamp(to)) AND (\(service)::text IS NULL OR service = \(service))
+            ORDER BY hour, service COLLATE "C", method COLLATE "C", route COLLATE "C"
+            """) { row in
+            let (hour, service, method, route, requests, e4, e5, p50, p95, p99, max, sketch) = try row.decode(
+                (PostgresTimestamp, String, String, String, Int, Int, Int, Double?, Double?, Double?, Double?, ByteBuffer).self)
+            var r = APILatencyRow(hour: hour.timestamp, service: service, method: method, route: route)
+            r.requests = requests; r.errors4xx = e4; r.errors5xx = e5
+            r.latencyP50 = p50; r.latencyP95 = p95; r.latencyP99 = p99; r.latencyMax = max
+            r.latencySketch = Self.sketch(sketch)
+            return r
+        }
+    }
+
+    public func integrationHealth(from: Timestamp, to: Timestamp, provider: String?) async throws -> [IntegrationHealthRow] {
+        try await database.query("""
+            SELECT day, provider, connected, disconnected, used, errors, oauth_started, oauth_completed, error_rate
+            FROM analytics_integration_health_daily
+            WHERE day >= \(PostgresDate(from)) AND day < \(PostgresDate(to)) AND (\(provider)::text IS NULL OR provider = \(provider))
+            ORDER BY day, provider COLLATE "C"
+            """) { row in
+            let (day, provider, connected, disconnected, used, errors, started, completed, rate) = try row.decode(
+                (PostgresDate, String, Int, Int, Int, Int, Int, Int, Double?).self)
+            var r = IntegrationHealthRow(day: day.day, provider: provider)
+            r.connected = connected; r.disconnected = disconnected; r.used = used; r.errors = errors
+            r.oauthStarted = started; r.oauthCompleted = completed; r.errorRate = rate
+            return r
+        }
+    }
+
+    public func authEvents(from: Timestamp, to: Timestamp, service: String?) async throws -> [AuthEventsRow] {
+        try await database.query("""
+            SELECT day, service, login_attempts, login_successes, login_failures, codes_verified, token_refreshes,
+                   sessions_validated, logouts
+            FROM analytics_auth_events_daily
+            WHERE day >= \(PostgresDate(from)) AND day < \(PostgresDate(to)) AND (\(service)::text IS NULL OR service = \(service))
+            ORDER BY day, service COLLATE "C"
+            """) { row in
+            let (day, service, attempts, successes, failures, codes, refreshes, validated, logouts) = try row.decode(
+                (PostgresDate, String, Int, Int, Int, Int, Int, Int, Int).self)
+            var r = AuthEventsRow(day: day.day, service: service)
+            r.loginAttempts = attempts; r.loginSuccesses = successes; r.loginFailures = failures; r.codesVerified = codes
+            r.tokenRefreshes = refreshes; r.sessionsValidated = validated; r.logouts = logouts
+            return r
+        }
+    }
+
+    public func cocoonActivity(from: Timestamp, to: Timestamp) async throws -> [CocoonActivityRow] {
+        try await database.query("""
+            SELECT day, registered, connected, disconnected, claimed, setup_tokens_created, setup_tokens_used, active_cocoons
+            FROM analytics_cocoon_activity_daily
+            WHERE day >= \(PostgresDate(from)) AND day < \(PostgresDate(to))
+            ORDER BY day
+            """) { row in
+            let (day, registered, connected, disconnected, claimed, created, used, active) = try row.decode(
+                (PostgresDate, Int, Int, Int, Int, Int, Int, Int).self)
+            var r = CocoonActivityRow(day: day.day)
+            r.registered = registered; r.connected = connected; r.disconnected = disconnected; r.claimed = claimed
+            r.setupTokensCreated = created; r.setupTokensUsed = used; r.activeCocoons = active
+            return r
+        }
+    }
+
+    public func errors(from: Timestamp, to: Timestamp, service: String?) async throws -> [ErrorsRow] {
+        try await database.query("""
+            SELECT hour, service, error_type, errors FROM analytics_errors_hourly
+            WHERE hour >= \(PostgresTimestamp(from)) AND hour < \(PostgresTimestamp(to)) AND (\(service)::text IS NULL OR service = \(service))
+            ORDER BY hour, service COLLATE "C", error_type COLLATE "C"
+            """) { row in
+            let (hour, service, errorType, errors) = try row.decode((PostgresTimestamp, String, String, Int).self)
+            return ErrorsRow(hour: hour.timestamp, service: service, errorType: errorType, errors: errors)
+        }
+    }
+
+    private static func bytes(_ sketch: QuantileSketch) -> ByteBuffer {
+        ByteBuffer(bytes: sketch.serialized)
+    }
+
+    private static func sketch(_ buffer: ByteBuffer) -> QuantileSketch {
+        QuantileSketch(serialized: buffer.readableBytesView) ?? QuantileSketch()
+    }
+}
