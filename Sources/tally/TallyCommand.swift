@@ -11,7 +11,8 @@ struct TallyCommand: AsyncParsableCommand {
             else the embedded SQLite file ./tally.sqlite.
             """,
         version: TallyVersion.current,
-        subcommands: [MigrateCommand.self, RetentionCommand.self, DemoCommand.self, RefreshCommand.self, ReportCommand.self, EventsCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, KeysCommand.self, RetentionCommand.self, DemoCommand.self, RefreshCommand.self,
+                      ReportCommand.self, EventsCommand.self]
     )
 
 }

@@ -12,16 +12,21 @@ import ServiceLifecycle
 /// ```
 public struct AggregateRefresher: Service {
     public struct Configuration: Sendable {
-        /// How often the scheduled refresh runs. Defaults to 1 hour.
+        /// How often the scheduled refresh of the whole window runs. Defaults to 1 hour.
         public var interval: Duration = .seconds(3_600)
         /// How far back each scheduled refresh recomputes. Defaults to 3 days.
         public var window: Int = 3
+        /// When set, days marked dirty (by new events, late events or an erase)
+        /// are also recomputed this often between the window refreshes, so a
+        /// dashboard follows live traffic. `nil` (the default) waits for `interval`.
+        public var dirtyInterval: Duration?
         public var logger = Logger(label: "tally.refresh")
         public init() {}
     }
 
     public let store: any AggregateStore
     public let configuration: Configuration
+    private let wakeUp = WakeUpSignal()
 
     public init(store: any AggregateStore, configuration: Configuration = Configuration()) {
         self.store = store
@@ -34,17 +39,52 @@ public struct AggregateRefresher: Service {
         public var events: Int
     }
 
+    /// Asks the running service to recompute the dirty days now rather than at
+    /// its next tick (a privacy erase calls this).
+    public func refreshDirtyDaysSoon() {
+        wakeUp.ring()
+    }
+
     public func run() async throws {
+        let clock = ContinuousClock()
+        var nextWindow = clock.now
         while !Task.isShuttingDownGracefully {
             do {
-                let report = try await refreshDue()
-                configuration.logger.info("refreshed aggregates of \(report.days.count) days (\(report.events) events)")
+                let report: Report
+                if clock.now >= nextWindow {
+                    nextWindow = clock.now.advanced(by: configuration.interval)
+                    report = try await refreshDue()
+                } else {
+                    report = try await refreshDirty()
+                }
+                if !report.days.isEmpty {
+                    configuration.logger.info("refreshed aggregates of \(report.days.count) days (\(report.events) events)")
+                }
             } catch {
-                configuration.logger.error("aggregate refresh failed, will retry next interval: \(error)")
+                configuration.logger.error("aggregate refresh failed, will retry at the next tick: \(error)")
             }
-            let interval = configuration.interval
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+            let next = configuration.dirtyInterval.map { min(nextWindow, clock.now.advanced(by: $0)) } ?? nextWindow
+            let wakeUp = self.wakeUp
+            await cancelWhenGracefulShutdown {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { try? await Task.sleep(until: next, clock: .continuous) }
+                    group.addTask { await wakeUp.wait() }
+                    await group.next()
+                    group.cancelAll()
+                }
+            }
         }
+    }
+
+    /// Recomputes only the days marked dirty.
+    @discardableResult
+    public func refreshDirty(now: Timestamp = .now()) async throws -> Report {
+        let today = now.startOfDay
+        let dirty = try await store.dirtyDays().filter { $0.day <= today }
+        guard !dirty.isEmpty else { return Report(days: [], events: 0) }
+        let report = try await refresh(days: dirty.map(\.day).sorted(), today: today, progress: { _, _ in })
+        try await store.clearDirty(dirty)
+        return report
     }
 
     /// The scheduled work, once: the window plus dirty days.

@@ -106,6 +106,13 @@ public final class AnalyticsClient: Sendable {
         return accepted
     }
 
+    /// Tells the worker that events were put in its durable queue by someone else
+    /// (the server spills accepted requests there while the store is down), so it
+    /// replays them into the sink as it replays its own.
+    public func durableQueueReceivedEvents() {
+        buffer.noteQueuedElsewhere()
+    }
+
     /// What happened to tracked events so far, on the caller's side.
     public var statistics: Statistics {
         let counters = buffer.counters

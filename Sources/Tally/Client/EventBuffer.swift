@@ -14,6 +14,8 @@ final class EventBuffer: Sendable {
         var ring: RingBuffer<EnrichedEvent>
         var counters = Counters()
         var isShuttingDown = false
+        /// Set when someone else put events in the durable queue (see `noteQueuedElsewhere`).
+        var queuedElsewhere = false
         /// Set while the worker sleeps waiting for a full batch.
         var waiter: CheckedContinuation<Void, Never>?
         /// Importers waiting for room (see `appendWaitingForSpace`).
@@ -118,7 +120,7 @@ final class EventBuffer: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    if state.ring.count >= threshold || state.isShuttingDown || Task.isCancelled { return true }
+                    if state.ring.count >= threshold || state.isShuttingDown || state.queuedElsewhere || Task.isCancelled { return true }
                     state.wakeThreshold = threshold
                     state.waiter = continuation
                     return false
@@ -127,6 +129,21 @@ final class EventBuffer: Sendable {
             }
         } onCancel: {
             wake()
+        }
+    }
+
+    /// Tells the worker that the durable queue has entries it did not put there,
+    /// and wakes it to replay them.
+    func noteQueuedElsewhere() {
+        state.withLock { $0.queuedElsewhere = true }
+        wake()
+    }
+
+    /// Whether `noteQueuedElsewhere` was called since the last time this was asked.
+    func takeQueuedElsewhereNotice() -> Bool {
+        state.withLock { state in
+            defer { state.queuedElsewhere = false }
+            return state.queuedElsewhere
         }
     }
 

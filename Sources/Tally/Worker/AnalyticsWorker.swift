@@ -65,6 +65,10 @@ private struct DeliveryLoop {
                 let untilProbe = sinkIsDown || queueMayHoldEntries ? nextProbe : deadline
                 await waitForWork(until: min(deadline, untilProbe))
             }
+            if buffer.takeQueuedElsewhereNotice(), !queueMayHoldEntries {
+                queueMayHoldEntries = true
+                nextProbe = min(nextProbe, clock.now)
+            }
             let intervalElapsed = clock.now >= lastFlush.advanced(by: configuration.flushInterval)
             let draining = buffer.isShuttingDown || Task.isCancelled
             // Full batches whenever they are ready; a partial one when the interval

@@ -1,0 +1,118 @@
+import Tally
+
+/// Turns one Segment message of any type into a validated ``EnrichedEvent``.
+///
+/// `track` keeps its event name; `identify`, `page`, `screen`, `group` and `alias`
+/// become custom events of that name whose properties carry the call's fields
+/// (traits, page name, group id, previous id), under the generic limits and the
+/// personal-data policy like any custom event.
+struct SegmentMessage {
+    /// The whole message, as JSON, may be at most this large (Segment's 32 KB).
+    static let maxMessageBytes = 32 * 1024
+    /// Device clocks within this much of the server's are trusted as they are.
+    static let trustedSkew: Int64 = 60_000_000
+
+    /// - Parameters:
+    ///   - route: the route it came in on; for `/v1/batch`, its `type` decides.
+    ///   - batch: the request's `sentAt` and batch-level `context`.
+    static func event(from value: JSONValue, route: IngestRoute, batch: IngestRequest, receivedAt: Timestamp,
+                      service: String, limits: EventLimits, policy: PIIPolicy) throws(EventValidationError) -> EnrichedEvent {
+        guard case .object(var message) = value else {
+            throw EventValidationError(code: .wrongType, event: "", field: nil, reason: "each message must be a JSON object, not \(value.typeName)")
+        }
+        let type = route == .batch ? message["type"]?.stringValue ?? "track" : route.rawValue
+        let name = message["event"]?.stringValue ?? type
+        var size: [UInt8] = []
+        value.serialize(into: &size)
+        guard size.count <= maxMessageBytes else {
+            throw EventValidationError(code: .tooLarge, event: name, field: nil,
+                                       reason: "is \(size.count) bytes as JSON; a message may be at most 32 KB")
+        }
+        switch type {
+        case "track":
+            break
+        case "identify", "page", "screen", "group", "alias":
+            message = try trackShaped(message, type: type)
+        default:
+            throw EventValidationError(code: .notAllowed, event: name, field: "type",
+                                       reason: "must be track, identify, page, screen, group or alias")
+        }
+        message["type"] = "track"
+        message["context"] = .object(mergedContext(message["context"], under: batch.context))
+        message.removeValue(forKey: "receivedAt")  // the server's clock decides when it arrived
+
+        var event = try EnrichedEvent(wire: message, receivedAt: receivedAt, defaultService: service, limits: limits, policy: policy)
+        if message["timestamp"] != nil, let sentAt = try sentAt(message) ?? batch.sentAt {
+            event.timestamp = corrected(event.timestamp, sentAt: sentAt, receivedAt: receivedAt)
+        }
+        return event
+    }
+
+    /// `timestamp = receivedAt − (sentAt − timestamp)` (DESIGN.md §6) when the device
+    /// clock is more than a minute off; the correction is rounded to whole minutes
+    /// so a retry (same messageId, later `sentAt`) lands on the same timestamp and
+    /// is still stored once.
+    static func corrected(_ timestamp: Timestamp, sentAt: Timestamp, receivedAt: Timestamp) -> Timestamp {
+        let skew = receivedAt.microsecondsSinceEpoch - sentAt.microsecondsSinceEpoch
+        guard abs(skew) > trustedSkew else { return timestamp }
+        let minute: Int64 = 60_000_000
+        let rounded = (skew + (skew >= 0 ? minute / 2 : -minute / 2)) / minute * minute
+        return timestamp.adding(microseconds: rounded)
+    }
+
+    private static func sentAt(_ message: JSONObject) throws(EventValidationError) -> Timestamp? {
+        guard case .string(let text)? = message["sentAt"] else { return nil }
+        guard let time = Timestamp(iso8601: text) else {
+            throw EventValidationError(code: .malformed, event: message["event"]?.stringValue ?? "", field: "sentAt",
+                                       reason: "must be an ISO-8601 date-time such as 2026-11-23T13:08:17.123Z")
+        }
+        return time
+    }
+
+    /// The batch's context under the message's own (the message wins), without
+    /// what Tally never stores: the IP address, and traits (personal data that
+    /// belongs in an identify call, where the policy screens it).
+    static func mergedContext(_ own: JSONValue?, under batch: JSONObject) -> JSONObject {
+        var context = batch
+        if case .object(let fields)? = own {
+            context.merge(fields) { _, message in message }
+        }
+        context.removeValue(forKey: "ip")
+        context.removeValue(forKey: "traits")
+        return context
+    }
+
+    /// An identify, page, screen, group or alias call as a track of the same name.
+    private static func trackShaped(_ message: JSONObject, type: String) throws(EventValidationError) -> JSONObject {
+        func object(_ key: String) throws(EventValidationError) -> JSONObject {
+            switch message[key] {
+            case nil, .null?: return [:]
+            case .object(let o)?: return o
+            case let other?: throw EventValidationError(code: .wrongType, event: type, field: key, reason: "must be an object, not \(other.typeName)")
+            }
+        }
+        var properties: JSONObject
+        switch type {
+        case "identify":
+            properties = try object("traits")
+        case "page", "screen":
+            properties = try object("properties")
+            for key in ["name", "category"] { if let value = message[key] { properties[key] = value } }
+        case "group":
+            properties = try object("traits")
+            guard let groupID = message["groupId"] else {
+                throw EventValidationError(code: .missingField, event: type, field: "groupId", reason: "is required in a group call")
+            }
+            properties["group_id"] = groupID
+        default:  // alias
+            guard let previousID = message["previousId"] else {
+                throw EventValidationError(code: .missingField, event: type, field: "previousId", reason: "is required in an alias call")
+            }
+            properties = ["previous_id": previousID]
+        }
+        var shaped = message
+        shaped["event"] = .string(type)
+        shaped["properties"] = .object(properties)
+        return shaped
+    }
+}

@@ -1,0 +1,23 @@
+import Tally
+
+/// Everything `tally serve` needs from one database, whichever backend it is.
+/// The CLI opens SQLite or PostgreSQL and hands the server one of these.
+public struct ServerBackend: Sendable {
+    /// For logs and `/readyz`, e.g. "SQLite ./tally.sqlite".
+    public var description: String
+    public var events: any EventStore & EventQueries
+    public var aggregates: any AggregateStore
+    public var keys: any APIKeyStore
+    /// Throws, saying what is wrong, unless the store is reachable and every
+    /// migration is applied.
+    public var checkReady: @Sendable () async throws -> Void
+
+    public init(description: String, events: any EventStore & EventQueries, aggregates: any AggregateStore,
+                keys: any APIKeyStore, checkReady: @escaping @Sendable () async throws -> Void) {
+        self.description = description
+        self.events = events
+        self.aggregates = aggregates
+        self.keys = keys
+        self.checkReady = checkReady
+    }
+}
