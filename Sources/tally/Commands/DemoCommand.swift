@@ -31,19 +31,32 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The demo's present, ISO-8601; nothing happens after it.", discussion: "Defaults to now."))
     var end: String?
 
-    @Option(help: "Events per write transaction.")
+    @Option(help: "Events per write transaction (or per request with --server).")
     var batchSize = 1_000
+
+    @Option(help: ArgumentHelp("Send the traffic to a running `tally serve` at this URL instead of writing to a database.",
+                               discussion: "e.g. --server http://127.0.0.1:8080; needs --write-key. The server's dashboard shows it within a minute."))
+    var server: String?
+
+    @Option(help: "The write key for --server (tally serve prints one on first start; `tally keys create --scope write` makes more).")
+    var writeKey: String?
 
     func validate() throws {
         guard users > 0 else { throw ValidationError("--users must be at least 1") }
         guard (1...3_650).contains(days) else { throw ValidationError("--days must be between 1 and 3650") }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be at least 1") }
+        if server != nil, writeKey == nil {
+            throw ValidationError("--server needs --write-key: the write key tally serve printed, or one from `tally keys create --service demo --scope write`")
+        }
         if let end, Timestamp(iso8601: end) == nil {
             throw ValidationError("--end must be an ISO-8601 date or date-time such as 2026-11-23T12:00:00Z")
         }
     }
 
     func run() async throws {
+        if let server, let writeKey {
+            return try await sendToServer(server, writeKey: writeKey)
+        }
         switch try options.backend() {
         case .sqlite(let path):
             try await MigrateCommand.migrate(path: path, phases: [.pre, .post], quiet: true)
@@ -99,8 +112,36 @@ struct DemoCommand: AsyncParsableCommand {
         trafficConfiguration.seed = seed
         let traffic = DemoTraffic(configuration: trafficConfiguration)
 
+        let sent = try await send(traffic, to: store, name: name)
+        let (generated, generating, elapsed, durable) = (sent.generated, sent.generating, sent.elapsed, sent.durable)
+
+        try await printSummary(store: store)
+        let total = try await store.count()
+        let stored = total - before
+        print("""
+
+            Generated \(Format.count(generated)) events in \(String(format: "%.2f", generating.seconds)) s of CPU \
+            (\(Format.count(Int(Double(generated) / max(generating.seconds, 1e-9)))) events/s).
+            Stored \(Format.count(stored)) new events through client → worker → store in \(String(format: "%.2f", elapsed.seconds)) s \
+            (\(Format.count(Int(Double(durable) / max(elapsed.seconds, 1e-9)))) events/s durable, batches of \(batchSize)).
+            \(generated - stored == 0 ? "" : "\(Format.count(generated - stored)) were already stored (same seed, days and end as before): skipped by id.\n")\
+            \(name): \(Format.count(total)) events (\(Format.count(before)) before).
+            """)
+        return traffic
+    }
+    /// What sending the demo traffic did.
+    struct Sent {
+        var generated: Int
+        var generating: Duration
+        var elapsed: Duration
+        var durable: Int
+    }
+
+    /// Generates the traffic day by day and sends it the way an app's events go —
+    /// client → buffer → worker → `sink` — with a progress bar of durable events.
+    func send(_ traffic: DemoTraffic, to sink: some EventSink, name: String) async throws -> Sent {
         let durable = DurableCounter()
-        var configuration = AnalyticsConfiguration(service: "demo", sink: store)
+        var configuration = AnalyticsConfiguration(service: "demo", sink: sink)
         configuration.batchSize = batchSize
         configuration.bufferCapacity = max(10_000, batchSize * 10)
         configuration.flushInterval = .milliseconds(250)
@@ -139,21 +180,9 @@ struct DemoCommand: AsyncParsableCommand {
         }
         let elapsed = clock.now - started
         progress.finish(durable.value)
-
-        try await printSummary(store: store)
-        let total = try await store.count()
-        let stored = total - before
-        print("""
-
-            Generated \(Format.count(generated)) events in \(String(format: "%.2f", generating.seconds)) s of CPU \
-            (\(Format.count(Int(Double(generated) / max(generating.seconds, 1e-9)))) events/s).
-            Stored \(Format.count(stored)) new events through client → worker → store in \(String(format: "%.2f", elapsed.seconds)) s \
-            (\(Format.count(Int(Double(durable.value) / max(elapsed.seconds, 1e-9)))) events/s durable, batches of \(batchSize)).
-            \(generated - stored == 0 ? "" : "\(Format.count(generated - stored)) were already stored (same seed, days and end as before): skipped by id.\n")\
-            \(name): \(Format.count(total)) events (\(Format.count(before)) before).
-            """)
-        return traffic
+        return Sent(generated: generated, generating: generating, elapsed: elapsed, durable: durable.value)
     }
+
     /// Events per day (rows) and family (columns), read back from the store.
     private func printSummary(store: some EventStore) async throws {
         let counts = try await store.dailyCounts()
