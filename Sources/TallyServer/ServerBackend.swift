@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import Tally
 
 /// Everything `tally serve` needs from one database, whichever backend it is.
@@ -11,9 +12,13 @@ public struct ServerBackend: Sendable {
     /// Throws, saying what is wrong, unless the store is reachable and every
     /// migration is applied.
     public var checkReady: @Sendable () async throws -> Void
+    /// Jobs the backend needs running beside the server (PostgreSQL's partition
+    /// lifecycle), started before it and stopped after it.
+    public var services: [any Service]
 
     public init(description: String, events: any EventStore & EventQueries, aggregates: any AggregateStore,
-                keys: any APIKeyStore, checkReady: @escaping @Sendable () async throws -> Void) {
+                keys: any APIKeyStore, services: [any Service] = [], checkReady: @escaping @Sendable () async throws -> Void) {
+        self.services = services
         self.description = description
         self.events = events
         self.aggregates = aggregates

@@ -90,7 +90,7 @@ public struct TallyServer: Sendable {
         Application(
             router: router(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tally"),
-            services: services + [pipeline.worker, refresher],
+            services: services + backend.services + [pipeline.worker, refresher],
             onServerRunning: onServerRunning,
             logger: configuration.logger)
     }

@@ -34,6 +34,7 @@ enum ServerBackends {
                     events: PostgresEventStore(database: database),
                     aggregates: PostgresAggregateStore(database: database),
                     keys: PostgresAPIKeyStore(database: database),
+                    services: [PartitionLifecycle(database: database, mode: mode)],
                     checkReady: { try await requireMigrated(migrator) }))
             }
         }
