@@ -45,6 +45,8 @@ public struct TallyServer: Sendable {
     public let pipeline: AnalyticsPipeline
     public let refresher: AggregateRefresher
     let spill: any DurableQueue
+    /// Groups concurrent ingest requests into few store transactions.
+    let committer: GroupCommitter
 
     /// - Parameters:
     ///   - spill: where accepted events go when the store fails; replayed by the worker.
@@ -54,6 +56,7 @@ public struct TallyServer: Sendable {
         self.configuration = configuration
         self.registry = registry
         self.spill = spill
+        self.committer = GroupCommitter(store: backend.events)
         self.metrics = ServerMetrics(registry: registry)
         var pipeline = AnalyticsConfiguration(service: "tally-server", sink: backend.events)
         pipeline.durableQueue = spill
@@ -69,7 +72,7 @@ public struct TallyServer: Sendable {
         let router = Router(context: BasicRequestContext.self)
         router.add(middleware: RequestLogMiddleware(metrics: metrics))
         let access = KeyAuthenticator(store: backend.keys)
-        let writer = IngestWriter(store: backend.events, spill: spill,
+        let writer = IngestWriter(store: committer, spill: spill,
                                   spilled: { [client = pipeline.client] in client.durableQueueReceivedEvents() },
                                   logger: configuration.logger)
         IngestRoutes(access: access, rateLimiter: RateLimiter(configuration: configuration.rateLimit), writer: writer,
@@ -90,7 +93,7 @@ public struct TallyServer: Sendable {
         Application(
             router: router(),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "tally"),
-            services: services + backend.services + [pipeline.worker, refresher],
+            services: services + backend.services + [pipeline.worker, refresher, committer],
             onServerRunning: onServerRunning,
             logger: configuration.logger)
     }

@@ -3,7 +3,7 @@ import Synchronization
 /// A one-slot doorbell between tasks: `ring()` wakes the task in `wait()`, or the
 /// next one to call it. Rings while nobody waits collapse into one. Unlike an
 /// `AsyncStream`, cancelling a waiter leaves the signal usable.
-final class WakeUpSignal: Sendable {
+public final class WakeUpSignal: Sendable {
     private struct State {
         var rung = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -11,7 +11,9 @@ final class WakeUpSignal: Sendable {
 
     private let state = Mutex(State())
 
-    func ring() {
+    public init() {}
+
+    public func ring() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             guard let waiter = state.waiter else { state.rung = true; return nil }
             state.waiter = nil
@@ -21,7 +23,7 @@ final class WakeUpSignal: Sendable {
     }
 
     /// Returns once rung (at once if it was rung since the last wait), or when the task is cancelled.
-    func wait() async {
+    public func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in

@@ -88,7 +88,12 @@ struct ServerHarness: Sendable {
 
         @Sendable func run(description: String, events: any EventStore & EventQueries, aggregates: any AggregateStore,
                            keys: any APIKeyStore, migrator: Migrator) async throws -> Result {
-            let served: any EventStore & EventQueries = failure.map { SwitchableEventStore(base: events, failure: $0) } ?? events
+            let served: any EventStore & EventQueries
+            if let failure {
+                served = SwitchableEventStore(base: events, failure: failure)
+            } else {
+                served = events
+            }
             let backend = ServerBackend(description: description, events: served, aggregates: aggregates, keys: keys,
                                         checkReady: {
                                             let status = try await migrator.status()
