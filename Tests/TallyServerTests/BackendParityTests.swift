@@ -10,7 +10,9 @@ import Testing
 struct BackendParityTests {
     @Test("ingest, dedupe, cursor pages, metrics, trends, export and erase", arguments: StoreKind.allCases)
     func basics(_ kind: StoreKind) async throws {
-        try await ServerHarness.with(kind) { harness in
+        // The server's refresher follows the traffic (as `tally serve` does for its
+        // dashboard); the test waits for it rather than refreshing beside it.
+        try await ServerHarness.with(kind, configure: { $0.refresh.dirtyInterval = .milliseconds(100) }) { harness in
             let write = try await harness.makeKey(.write, service: "api")
             let read = try await harness.makeKey(.read)
             let admin = try await harness.makeKey(.admin)
@@ -31,7 +33,7 @@ struct BackendParityTests {
                 #expect(try await client.send(.post, "/v1/track", json: .object(single)).status == .ok)
                 #expect(try await harness.store.count() == messages.count + 1)
 
-                try await harness.server.refresher.refresh(from: day, to: day.adding(days: 1))
+                try await harness.waitForRefresh()
 
                 var seen: [String] = []
                 var cursor: String?
@@ -63,11 +65,52 @@ struct BackendParityTests {
 
                 let erase = try await client.send(.delete, "/v1/users/\(Fixture.secondUser)", key: admin).json()
                 #expect(erase["deleted_events"] == 3)
-                try await harness.server.refresher.refresh(from: day, to: day.adding(days: 1))
+                // The erase marked the day dirty in its transaction and woke the refresher.
+                try await harness.waitForRefresh()
                 let afterErase = try await client.get("/v1/metrics/active-users?\(range)&service=api", key: read).json()
                 #expect(afterErase.rows.first?["dau"] == 6)
                 #expect(try await client.get("/v1/users/\(Fixture.secondUser)/events", key: admin).text.isEmpty)
             }
+        }
+    }
+
+    /// `tally refresh` next to `tally serve`, or an erase's recompute next to the
+    /// scheduled pass: two refreshes of the same day at once must both succeed.
+    @Test("two refreshes of the same day at the same time both succeed", arguments: StoreKind.allCases)
+    func concurrentRefreshes(_ kind: StoreKind) async throws {
+        try await ServerHarness.with(kind) { harness in
+            let day = testDay()
+            try await harness.store.write(Fixture.events(on: day))
+            let refresher = harness.server.refresher
+            var failures: [String] = []
+            for _ in 0..<10 {
+                let outcomes = await withTaskGroup(of: String?.self) { group in
+                    for _ in 0..<2 {
+                        group.addTask {
+                            do {
+                                try await refresher.refresh(from: day, to: day.adding(days: 1))
+                                return nil
+                            } catch {
+                                return "\(error)"
+                            }
+                        }
+                    }
+                    return await group.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+                }
+                failures += outcomes
+            }
+            let summary = "\(failures.count) of 20 refreshes failed: \(failures.first ?? "")"
+            let noFailures = failures.isEmpty
+            withKnownIssue("server bug on PostgreSQL: concurrent replace/recomputeActiveUsers of one day violate the unique keys (23505)",
+                           isIntermittent: true) {
+                #expect(noFailures, "\(summary)")
+            } when: {
+                kind == .postgres
+            }
+            // Whatever happened, a last refresh leaves the right rows.
+            try await refresher.refresh(from: day, to: day.adding(days: 1))
+            let tasks = try await harness.aggregates.taskStats(from: day, to: day.adding(days: 1), service: nil)
+            #expect(tasks.map(\.completed) == [2])
         }
     }
 }

@@ -115,6 +115,55 @@ struct IngestTests {
         }
     }
 
+    @Test("a message over 32 KB is listed as too_large while the rest of its batch is stored")
+    func oversizedEvent() async throws {
+        try await ServerHarness.with { harness in
+            let key = try await harness.makeKey(.write)
+            let time = Timestamp.now().adding(microseconds: -1_000_000)
+            let big = Messages.track("note_saved", properties: ["text": .string(String(repeating: "lorem ipsum ", count: 3_000))], at: time)
+            #expect(big.serialized().utf8.count > 32 * 1024)
+            let batch = Messages.batch([Messages.track("note_opened", at: time), big, Messages.track("note_closed", at: time.adding(microseconds: 1))])
+            let response = try await harness.live { client in
+                try await client.send(.post, "/v1/batch", key: key, json: batch)
+            }
+            #expect(response.status == .ok)
+            let body = try response.json()
+            #expect(body["stored"] == 2)
+            let rejected = body["rejected"]?.arrayValue ?? []
+            #expect(rejected.count == 1)
+            #expect(rejected.first?["index"] == 1)
+            #expect(rejected.first?["code"] == "too_large")
+            #expect(try await harness.storedEvents().map(\.name) == ["note_opened", "note_closed"])
+        }
+    }
+
+    /// Segment messages may omit `timestamp`; the server then uses the time it
+    /// received them, so a retry of the same messageId gets another timestamp and
+    /// the store's unique (timestamp, event_id) no longer catches the duplicate.
+    @Test("a re-sent message without a timestamp is stored once (messageId is the dedupe key)")
+    func resentMessageWithoutTimestamp() async throws {
+        try await ServerHarness.with { harness in
+            let key = try await harness.makeKey(.write)
+            let message: JSONValue = ["type": "track", "event": "app_opened", "userId": "u_1", "messageId": "ajs-next-1732371591-retry"]
+            let responses = try await harness.live { client in
+                var responses: [JSONValue] = []
+                for _ in 0..<2 {
+                    responses.append(try await client.send(.post, "/v1/batch", key: key, json: Messages.batch([message])).json())
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                return responses
+            }
+            #expect(responses.first?["stored"] == 1)
+            withKnownIssue("server bug: without a timestamp the event time is the receive time, so a retry is stored again") {
+                #expect(responses.last?["duplicates"] == 1)
+            }
+            let stored = try await harness.storedEvents()
+            withKnownIssue("server bug: the same messageId is stored twice") {
+                #expect(stored.count == 1)
+            }
+        }
+    }
+
     @Test("a gzip body (Content-Encoding: gzip) is inflated and stored")
     func gzipBody() async throws {
         try await ServerHarness.with { harness in
@@ -213,8 +262,9 @@ struct IngestTests {
             messages[7] = Messages.track("task_started", properties: ["task_id": "t_1", "colour": "red"], at: time)
             messages[42] = Messages.track("task_completed", properties: ["task_id": "t_1", "duration_ms": "fast"], at: time)
             messages[99] = Messages.track("newsletter_signup", properties: ["contact": .string(email)], at: time)
+            let batch = Messages.batch(messages)
             let response = try await harness.live { client in
-                try await client.send(.post, "/v1/batch", key: key, json: Messages.batch(messages))
+                try await client.send(.post, "/v1/batch", key: key, json: batch)
             }
             #expect(response.status == .ok)
             let body = try response.json()
@@ -235,7 +285,8 @@ struct IngestTests {
             #expect(byIndex[99]?["event"] == "newsletter_signup")
             for index in [7, 42, 99] {
                 #expect(byIndex[index]?["messageId"] == messages[index]["messageId"])
-                #expect(!(byIndex[index]?["message"]?.stringValue ?? "").isEmpty)
+                let message = byIndex[index]?["message"]?.stringValue ?? ""
+                #expect(!message.isEmpty)
             }
             #expect(!response.text.contains(email), "a rejection never echoes the value")
 
@@ -329,21 +380,25 @@ struct IngestTests {
             let otherKey = try await harness.makeKey(.write)
             let time = Timestamp.now().adding(microseconds: -1_000_000)
             let (responses, other) = try await harness.live { client in
+                // Sent back to back: refilling at 1 a second, the bucket runs dry
+                // unless every request took more than a second.
                 var responses: [TestResponse] = []
-                for i in 0..<4 {
+                for i in 0..<20 {
                     let batch = Messages.batch([Messages.track("app_opened", properties: ["n": .int(i)], at: time.adding(microseconds: Int64(i)))])
                     responses.append(try await client.send(.post, "/v1/batch", key: key, json: batch))
+                    if responses.last?.status == .tooManyRequests { break }
                 }
                 // The limit is per key: another key still gets through.
                 let other = try await client.send(.post, "/v1/batch", key: otherKey,
                                                   json: Messages.batch([Messages.track("app_opened", at: time.adding(microseconds: 99))]))
                 return (responses, other)
             }
-            // A burst of 2 is always admitted; 4 requests sent well within a second exceed it.
+            // A burst of 2 is always admitted.
             #expect(responses[0].status == .ok)
             #expect(responses[1].status == .ok)
             let limited = responses.dropFirst(2).filter { $0.status == .tooManyRequests }
             #expect(!limited.isEmpty, "\(responses.map(\.status))")
+            #expect(responses.allSatisfy { $0.status == .ok || $0.status == .tooManyRequests })
             for response in limited {
                 let retryAfter = try #require(response.headers[.retryAfter].flatMap { Int($0) })
                 #expect(retryAfter >= 1)
@@ -368,7 +423,7 @@ struct IngestTests {
             var singleMessage = Messages.track("app_opened", userId: "u_skewed", at: single).objectValue!
             singleMessage["sentAt"] = .string(deviceNow.iso8601)
             let singleBody = JSONValue.object(singleMessage)
-            try await harness.live { client in
+            try await harness.live { client async throws in
                 let batch = Messages.batch([Messages.track("app_backgrounded", userId: "u_skewed", at: batched)],
                                            extra: ["sentAt": .string(deviceNow.iso8601)])
                 #expect(try await client.send(.post, "/v1/batch", key: key, json: batch).status == .ok)

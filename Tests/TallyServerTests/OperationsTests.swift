@@ -54,7 +54,7 @@ struct OperationsTests {
     func notReady() async throws {
         try await ServerHarness.with { harness in
             let backend = ServerBackend(description: "not migrated", events: harness.store, aggregates: harness.aggregates,
-                                        keys: harness.keys, checkReady: { throw InjectedStoreFailure() })
+                                        keys: harness.keys, checkReady: { throw NotMigrated(pending: 1) })
             let server = TallyServer(backend: backend, spill: harness.spill, configuration: harness.server.configuration)
             let ready = try await server.application().test(.live) { client in try await client.get("/readyz") }
             #expect(ready.status == .serviceUnavailable)
@@ -122,7 +122,7 @@ struct OperationsTests {
     func dashboardOnPublicHost() async throws {
         try await ServerHarness.with(configure: { $0.host = "0.0.0.0" }) { harness in
             let read = try await harness.makeKey(.read)
-            try await harness.live { client in
+            try await harness.live { client async throws in
                 #expect(try await client.get("/dashboard").status == .unauthorized)
                 #expect(try await client.get("/dashboard", key: read).status == .ok)
             }

@@ -28,6 +28,11 @@ struct InjectedStoreFailure: Error, CustomStringConvertible {
     var description: String { "injected failure: the store is down" }
 }
 
+struct NotMigrated: Error, CustomStringConvertible {
+    var pending: Int
+    var description: String { "\(pending) migrations pending" }
+}
+
 /// The real store, whose writes throw while the switch is on (the database is
 /// "down"); reads always go through, so the test can look at what is stored.
 struct SwitchableEventStore: EventStore, EventQueries {
@@ -83,6 +88,9 @@ struct ServerHarness: Sendable {
         settings.port = 0
         settings.logger = quietLogger
         settings.refresh.logger = quietLogger
+        // The background refresher runs its startup pass and, after an erase, the
+        // dirty days; tests that refresh explicitly then never race a timed pass.
+        settings.refresh.dirtyInterval = nil
         configure(&settings)
         let configuration = settings
 
@@ -98,7 +106,7 @@ struct ServerHarness: Sendable {
                                         checkReady: {
                                             let status = try await migrator.status()
                                             guard status.pendingCount == 0, status.changedCount == 0 else {
-                                                throw InjectedStoreFailure()
+                                                throw NotMigrated(pending: status.pendingCount)
                                             }
                                         })
             let server = TallyServer(backend: backend, spill: spill, configuration: configuration)
@@ -144,6 +152,13 @@ struct ServerHarness: Sendable {
         try await keys.insert(key.record(service: service))
         #expect(try await keys.revoke(id: key.id, at: .now()))
         return key.description
+    }
+
+    /// Waits until the server's own refresher has recomputed every dirty day
+    /// (ingest and erase mark the days they touch).
+    func waitForRefresh(sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let refreshed = try await eventually(timeout: .seconds(60)) { try await aggregates.dirtyDays().isEmpty }
+        #expect(refreshed, "the background refresher recomputed the dirty days", sourceLocation: sourceLocation)
     }
 
     /// Every stored event, oldest first, read page by page from the store itself.
