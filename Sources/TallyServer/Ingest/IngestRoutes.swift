@@ -14,6 +14,7 @@ struct IngestRoutes: Sendable {
     let metrics: ServerMetrics
     let limits: EventLimits
     let policy: PIIPolicy
+    let firstSeen = FirstSeenTimes()
 
     func register(on router: Router<BasicRequestContext>) {
         for route in IngestRoute.allCases {
@@ -49,7 +50,7 @@ struct IngestRoutes: Sendable {
         for (index, message) in parsed.messages.enumerated() {
             do {
                 events.append(try SegmentMessage.event(from: message, route: route, batch: parsed, receivedAt: receivedAt,
-                                                       service: service, limits: limits, policy: policy))
+                                                       service: service, firstSeen: firstSeen, limits: limits, policy: policy))
             } catch {
                 rejected.append(Self.describe(error.at(index: index), messageID: message["messageId"]))
             }

@@ -15,8 +15,11 @@ struct SegmentMessage {
     /// - Parameters:
     ///   - route: the route it came in on; for `/v1/batch`, its `type` decides.
     ///   - batch: the request's `sentAt` and batch-level `context`.
+    ///   - service: the write key's service, which every event gets (a `context.service`
+    ///     in the message is dropped).
+    ///   - firstSeen: when untimed messages were first received, so retries dedupe.
     static func event(from value: JSONValue, route: IngestRoute, batch: IngestRequest, receivedAt: Timestamp,
-                      service: String, limits: EventLimits, policy: PIIPolicy) throws(EventValidationError) -> EnrichedEvent {
+                      service: String, firstSeen: FirstSeenTimes, limits: EventLimits, policy: PIIPolicy) throws(EventValidationError) -> EnrichedEvent {
         guard case .object(var message) = value else {
             throw EventValidationError(code: .wrongType, event: "", field: nil, reason: "each message must be a JSON object, not \(value.typeName)")
         }
@@ -42,7 +45,11 @@ struct SegmentMessage {
         message.removeValue(forKey: "receivedAt")  // the server's clock decides when it arrived
 
         var event = try EnrichedEvent(wire: message, receivedAt: receivedAt, defaultService: service, limits: limits, policy: policy)
-        if message["timestamp"] != nil, let sentAt = try sentAt(message) ?? batch.sentAt {
+        if message["timestamp"] == nil || message["timestamp"] == .null {
+            if case .string(let messageID)? = message["messageId"] {
+                event.timestamp = firstSeen.timestamp(for: messageID, eventID: event.eventID, receivedAt: receivedAt)
+            }
+        } else if let sentAt = try sentAt(message) ?? batch.sentAt {
             event.timestamp = corrected(event.timestamp, sentAt: sentAt, receivedAt: receivedAt)
         }
         return event
@@ -71,7 +78,9 @@ struct SegmentMessage {
 
     /// The batch's context under the message's own (the message wins), without
     /// what Tally never stores: the IP address, and traits (personal data that
-    /// belongs in an identify call, where the policy screens it).
+    /// belongs in an identify call, where the policy screens it). Without
+    /// `service` too: the write key decides the service, a key sends events for
+    /// its own service only.
     static func mergedContext(_ own: JSONValue?, under batch: JSONObject) -> JSONObject {
         var context = batch
         if case .object(let fields)? = own {
@@ -79,6 +88,7 @@ struct SegmentMessage {
         }
         context.removeValue(forKey: "ip")
         context.removeValue(forKey: "traits")
+        context.removeValue(forKey: "service")
         return context
     }
 
