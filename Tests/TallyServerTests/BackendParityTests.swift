@@ -101,12 +101,7 @@ struct BackendParityTests {
             }
             let summary = "\(failures.count) of 20 refreshes failed: \(failures.first ?? "")"
             let noFailures = failures.isEmpty
-            withKnownIssue("server bug on PostgreSQL: concurrent replace/recomputeActiveUsers of one day violate the unique keys (23505)",
-                           isIntermittent: true) {
-                #expect(noFailures, "\(summary)")
-            } when: {
-                kind == .postgres
-            }
+            #expect(noFailures, "\(summary)")
             // Whatever happened, a last refresh leaves the right rows.
             try await refresher.refresh(from: day, to: day.adding(days: 1))
             let tasks = try await harness.aggregates.taskStats(from: day, to: day.adding(days: 1), service: nil)

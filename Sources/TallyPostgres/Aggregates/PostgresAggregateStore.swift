@@ -96,6 +96,7 @@ public struct PostgresAggregateStore: AggregateStore {
 
         let logger = database.logger
         try await database.withTransaction { connection in
+            try await connection.exec(Self.serializeRefreshes, logger: logger)
             try await connection.exec("DELETE FROM analytics_daily_users WHERE day = \(day)", logger: logger)
             try await connection.exec("""
                 INSERT INTO analytics_daily_users (day, service, user_id)
@@ -148,6 +149,13 @@ public struct PostgresAggregateStore: AggregateStore {
         }
     }
 
+    /// Refreshes delete and re-insert whole buckets: two at once (the server's
+    /// refresher and `tally refresh`, or an erase waking the refresher mid-run)
+    /// would collide on the unique keys. One transaction-scoped advisory lock
+    /// makes them take turns; the second then replaces the first's rows.
+    static let serializeRefreshes: PostgresQuery = "SELECT pg_advisory_xact_lock(\(Self.refreshLockKey))"
+    static let refreshLockKey: Int64 = 0x7461_6C6C_7941_6767  // "tallyAgg"
+
     public func recomputeActiveUsers(days: [Timestamp]) async throws {
         guard !days.isEmpty else { return }
         var column = ArrayColumn<DateElement>(capacity: days.count * 8)
@@ -155,6 +163,7 @@ public struct PostgresAggregateStore: AggregateStore {
         let dayList = column
         let logger = database.logger
         try await database.withTransaction { connection in
+            try await connection.exec(Self.serializeRefreshes, logger: logger)
             try await connection.exec("DELETE FROM analytics_daily_active_users WHERE day = ANY(\(dayList))", logger: logger)
             // Every service with a user in the 30 days ending each day.
             try await connection.exec("""
