@@ -386,3 +386,14 @@ struct JSONValueTests {
         #expect(String(decoding: bytes, as: UTF8.self) == #"prefix:[1,"a"]"#)
     }
 }
+
+@Test("approximateSerializedSize is exact for values without escapes or doubles")
+func approximateSerializedSize() throws {
+    let values: [JSONValue] = [
+        nil, true, false, 0, -7, 1_234_567, "", "héllo", [], [1, "a", nil], [:],
+        ["a": 1, "bb": ["c": [true, false, "x"]], "long": .string(String(repeating: "z", count: 300))],
+    ]
+    for value in values {
+        #expect(value.approximateSerializedSize == value.serialized().utf8.count, "\(value)")
+    }
+}

@@ -25,11 +25,10 @@ struct SegmentMessage {
         }
         let type = route == .batch ? message["type"]?.stringValue ?? "track" : route.rawValue
         let name = message["event"]?.stringValue ?? type
-        var size: [UInt8] = []
-        value.serialize(into: &size)
-        guard size.count <= maxMessageBytes else {
+        let size = value.approximateSerializedSize
+        guard size <= maxMessageBytes else {
             throw EventValidationError(code: .tooLarge, event: name, field: nil,
-                                       reason: "is \(size.count) bytes as JSON; a message may be at most 32 KB")
+                                       reason: "is about \(size) bytes as JSON; a message may be at most 32 KB")
         }
         switch type {
         case "track":
@@ -82,9 +81,11 @@ struct SegmentMessage {
     /// `service` too: the write key decides the service, a key sends events for
     /// its own service only.
     static func mergedContext(_ own: JSONValue?, under batch: JSONObject) -> JSONObject {
-        var context = batch
-        if case .object(let fields)? = own {
-            context.merge(fields) { _, message in message }
+        var context: JSONObject
+        switch own {
+        case .object(let fields)? where batch.isEmpty: context = fields
+        case .object(let fields)?: context = batch.merging(fields) { _, message in message }
+        default: context = batch
         }
         context.removeValue(forKey: "ip")
         context.removeValue(forKey: "traits")
