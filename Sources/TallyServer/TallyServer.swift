@@ -56,7 +56,7 @@ public struct TallyServer: Sendable {
         self.configuration = configuration
         self.registry = registry
         self.spill = spill
-        self.committer = GroupCommitter(store: backend.events)
+        self.committer = Self.committer(for: backend.events)
         self.metrics = ServerMetrics(registry: registry)
         var pipeline = AnalyticsConfiguration(service: "tally-server", sink: backend.events)
         pipeline.durableQueue = spill
@@ -65,6 +65,14 @@ public struct TallyServer: Sendable {
         pipeline.retry.probeInterval = .seconds(2)
         self.pipeline = AnalyticsPipeline(configuration: pipeline)
         self.refresher = AggregateRefresher(store: backend.aggregates, configuration: configuration.refresh)
+    }
+
+    /// Stores that can encode outside their lock get the parallel path.
+    static func committer(for store: any EventStore & EventQueries) -> GroupCommitter {
+        if let preparing = store as? any PreparedWriteSink {
+            return GroupCommitter(preparing: preparing)
+        }
+        return GroupCommitter(store: store as any EventSink)
     }
 
     /// Every route, with request logging and metrics.

@@ -179,3 +179,25 @@ struct APIKeyStoreTests {
         }
     }
 }
+
+@Suite("Prepared writes on SQLite")
+struct SQLitePreparedWriteTests {
+    @Test("batches prepared apart and written together: one transaction, new events counted per batch, overlaps once")
+    func overlappingBatches() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = try SQLiteDatabase(path: directory.file("prepared.sqlite"))
+        try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre, .post])
+        let store = SQLiteEventStore(database: database)
+        let events = CatalogueExamples.enrichedAll(startingAt: QueryBehaviourTests.start)
+        try await store.write(Array(events.prefix(5)))
+
+        // First batch: 5 already stored + 10 new; second repeats 5 of those 10 and adds the rest.
+        let first = store.prepare(Array(events[0..<15]))
+        let second = store.prepare(Array(events[10...]))
+        let counts = try await store.write(prepared: [first, second])
+
+        #expect(counts == [10, events.count - 15])
+        #expect(try await store.count() == events.count)
+    }
+}

@@ -34,3 +34,18 @@ public struct DailyEventCount: Sendable, Hashable {
         self.count = count
     }
 }
+
+/// A sink whose writes start with CPU-heavy work that needs no lock (encoding
+/// rows). A caller that groups concurrent writes — the server's group commit —
+/// prepares each batch on its own task, in parallel, and hands the sink ready
+/// batches to write together in one transaction.
+public protocol PreparedWriteSink: EventSink {
+    associatedtype PreparedBatch: Sendable
+    /// The encoding half of a write; cheap to discard.
+    func prepare(_ events: [EnrichedEvent]) -> PreparedBatch
+    /// Writes the batches in one transaction, in order.
+    ///
+    /// - Returns: for each batch, how many of its events were newly stored (a
+    ///   duplicate of an event earlier in the same call counts as a duplicate).
+    func write(prepared batches: [PreparedBatch]) async throws -> [Int]
+}

@@ -12,7 +12,7 @@ import Tally
 /// let store = SQLiteEventStore(database: database)
 /// try await store.write(batch)
 /// ```
-public struct SQLiteEventStore: EventStore {
+public struct SQLiteEventStore: EventStore, PreparedWriteSink {
     public let database: SQLiteDatabase
 
     public init(database: SQLiteDatabase) {
@@ -34,21 +34,38 @@ public struct SQLiteEventStore: EventStore {
     @discardableResult
     public func write(_ events: [EnrichedEvent]) async throws -> Int {
         guard !events.isEmpty else { return 0 }
-        let rows = events.map(EventRow.init)
-        let days = Set(events.map { $0.timestamp.startOfDay.microsecondsSinceEpoch })
+        return try await write(prepared: [prepare(events)])[0]
+    }
+
+    /// Rows encoded, and the days they touch, ready for the write lock.
+    public struct PreparedBatch: Sendable {
+        let rows: [EventRow]
+        let days: Set<Int64>
+    }
+
+    public func prepare(_ events: [EnrichedEvent]) -> PreparedBatch {
+        PreparedBatch(rows: events.map(EventRow.init), days: Set(events.map { $0.timestamp.startOfDay.microsecondsSinceEpoch }))
+    }
+
+    public func write(prepared batches: [PreparedBatch]) async throws -> [Int] {
+        guard batches.contains(where: { !$0.rows.isEmpty }) else { return batches.map { _ in 0 } }
         let now = Timestamp.now().microsecondsSinceEpoch
         return try await database.write { db in
             let statement = try db.cachedStatement(sql: Self.insertSQL)
-            var inserted = 0
-            for row in rows {
-                statement.setUncheckedArguments(row.arguments)
-                try statement.execute()
-                inserted += db.changesCount
+            var inserted: [Int] = []
+            for batch in batches {
+                var count = 0
+                for row in batch.rows {
+                    statement.setUncheckedArguments(row.arguments)
+                    try statement.execute()
+                    count += db.changesCount
+                }
+                inserted.append(count)
             }
             // In the same transaction: a refresh that starts after this commit sees
             // both the events and the mark.
             let mark = try db.cachedStatement(sql: Self.markDirtySQL)
-            for day in days {
+            for day in batches.reduce(into: Set<Int64>(), { $0.formUnion($1.days) }) {
                 try mark.execute(arguments: [day, now])
             }
             return inserted

@@ -12,7 +12,8 @@ import Tally
 /// graceful shutdown it writes what is queued, then returns.
 final class GroupCommitter: Service, EventSink {
     private struct Waiting {
-        var events: [EnrichedEvent]
+        var batch: any Sendable
+        var count: Int
         var continuation: CheckedContinuation<Int, any Error>
     }
 
@@ -21,13 +22,26 @@ final class GroupCommitter: Service, EventSink {
         var stopped = false
     }
 
-    let store: any EventSink
+    /// Encodes a request's events on the request's own task.
+    private let prepare: @Sendable ([EnrichedEvent]) -> any Sendable
+    /// Writes a group in one transaction; how many were new, per request.
+    private let commit: @Sendable ([any Sendable]) async throws -> [Int]
     let maxEventsPerWrite: Int
     private let state = Mutex(State())
     private let doorbell = WakeUpSignal()
 
+    /// A store that prepares batches outside its lock (SQLite): requests encode
+    /// in parallel, the loop only writes.
+    init<Store: PreparedWriteSink>(preparing store: Store, maxEventsPerWrite: Int = 5_000) {
+        prepare = { store.prepare($0) }
+        commit = { batches in try await store.write(prepared: batches.map { $0 as! Store.PreparedBatch }) }
+        self.maxEventsPerWrite = maxEventsPerWrite
+    }
+
+    /// Any other store: the group is written as one batch.
     init(store: any EventSink, maxEventsPerWrite: Int = 5_000) {
-        self.store = store
+        prepare = { $0 }
+        commit = { batches in try await Self.writeTogether(batches.map { $0 as! [EnrichedEvent] }, to: store) }
         self.maxEventsPerWrite = maxEventsPerWrite
     }
 
@@ -35,10 +49,11 @@ final class GroupCommitter: Service, EventSink {
     /// (how many were new), or throws the store's error.
     func write(_ events: [EnrichedEvent]) async throws -> Int {
         guard !events.isEmpty else { return 0 }
+        let batch = prepare(events)
         return try await withCheckedThrowingContinuation { continuation in
             let accepted = state.withLock { state -> Bool in
                 guard !state.stopped else { return false }
-                state.queue.append(Waiting(events: events, continuation: continuation))
+                state.queue.append(Waiting(batch: batch, count: events.count, continuation: continuation))
                 return true
             }
             if accepted { doorbell.ring() } else { continuation.resume(throwing: CancellationError()) }
@@ -72,8 +87,8 @@ final class GroupCommitter: Service, EventSink {
             var count = 0
             var taken = 0
             for waiting in state.queue {
-                if taken > 0 && count + waiting.events.count > maxEventsPerWrite { break }
-                count += waiting.events.count
+                if taken > 0 && count + waiting.count > maxEventsPerWrite { break }
+                count += waiting.count
                 taken += 1
             }
             defer { state.queue.removeFirst(taken) }
@@ -82,37 +97,37 @@ final class GroupCommitter: Service, EventSink {
     }
 
     private func commit(_ group: [Waiting]) async {
-        guard group.count > 1 else {
-            do { group[0].continuation.resume(returning: try await store.write(group[0].events)) } catch { group[0].continuation.resume(throwing: error) }
-            return
+        do {
+            let stored = try await commit(group.map(\.batch))
+            for (waiting, count) in zip(group, stored) { waiting.continuation.resume(returning: count) }
+        } catch {
+            for waiting in group { waiting.continuation.resume(throwing: error) }
         }
-        // Each request's events are distinct by id, but two requests may carry the
-        // same event (a retry racing its original): dedupe across the group so the
-        // per-request counts stay right.
+    }
+
+    /// One write for several requests' events. Two requests may carry the same
+    /// event (a retry racing its original): it is written once and counted as a
+    /// duplicate for the later request. The store reports how many of the whole
+    /// were new, not which; duplicates of stored events are attributed in order.
+    static func writeTogether(_ batches: [[EnrichedEvent]], to store: any EventSink) async throws -> [Int] {
+        guard batches.count > 1 else { return [try await store.write(batches[0])] }
         var all: [EnrichedEvent] = []
-        all.reserveCapacity(group.reduce(0) { $0 + $1.events.count })
+        all.reserveCapacity(batches.reduce(0) { $0 + $1.count })
         var seen = Set<EventKey>()
-        var newPerRequest: [Int] = []
-        for waiting in group {
+        var freshPerBatch: [Int] = []
+        for batch in batches {
             var fresh = 0
-            for event in waiting.events where seen.insert(EventKey(event)).inserted {
+            for event in batch where seen.insert(EventKey(event)).inserted {
                 all.append(event)
                 fresh += 1
             }
-            newPerRequest.append(fresh)
+            freshPerBatch.append(fresh)
         }
-        do {
-            let stored = try await store.write(all)
-            // The store says how many of the group were new, not which: when some
-            // were already stored, attribute them in request order.
-            var duplicates = all.count - stored
-            for (waiting, fresh) in zip(group, newPerRequest) {
-                let skipped = min(duplicates, fresh)
-                duplicates -= skipped
-                waiting.continuation.resume(returning: fresh - skipped)
-            }
-        } catch {
-            for waiting in group { waiting.continuation.resume(throwing: error) }
+        var duplicates = all.count - (try await store.write(all))
+        return freshPerBatch.map { fresh in
+            let skipped = min(duplicates, fresh)
+            duplicates -= skipped
+            return fresh - skipped
         }
     }
 
