@@ -12,7 +12,10 @@ import TallyPostgres
 /// - `PostgresEventStore.write`, `unnest` method (the default),
 /// - `PostgresEventStore.write`, COPY into a staging table then `INSERT … ON CONFLICT`.
 ///
+/// With `--methods refresh`, instead: the refresh of one day's aggregates (see ``RefreshBenchmark``).
+///
 ///     swift run -c release tally-benchmark-postgres --database postgres://… [--events 200000] [--batch 1000] [--writers 1]
+///     swift run -c release tally-benchmark-postgres --database postgres://… --methods refresh --events 1000000
 @main
 struct PostgresBenchmark {
     struct Options {
@@ -33,7 +36,7 @@ struct PostgresBenchmark {
                 case "--batch": batch = Int(value) ?? batch
                 case "--writers": writers = Int(value) ?? writers
                 case "--methods": methods = value.split(separator: ",").map(String.init)
-                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,unnest,copy")
+                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,unnest,copy (or refresh)")
                 }
             }
         }
@@ -61,6 +64,9 @@ struct PostgresBenchmark {
         }
         let server = try PostgresPool.Configuration(url: url)
         let clock = ContinuousClock()
+        if options.methods == ["refresh"] {
+            return try await RefreshBenchmark.run(events: options.events, batch: options.batch, server: server, clock: clock)
+        }
 
         // Realistic rows: seeded demo traffic for every catalogue event, in time order.
         let generationStart = clock.now

@@ -91,12 +91,13 @@ struct TallyCLITests {
 
         let all = try TallyProcess.run(["migrate", "all"], in: directory.path)
         #expect(all.status == 0)
-        #expect(all.stdout.contains("applied 5 migrations"))
+        #expect(all.stdout.contains("applied 6 migrations"))
 
         let after = try TallyProcess.run(["migrate", "status"], in: directory.path)
         #expect(after.stdout.contains("applied  0001_create_analytics_events"))
-        #expect(after.stdout.contains("5 applied, 0 pending, 0 changed."))
+        #expect(after.stdout.contains("6 applied, 0 pending, 0 changed."))
         #expect(after.stdout.contains("applied  0005_create_aggregates"))
+        #expect(after.stdout.contains("applied  0006_create_api_keys_and_anonymous_index"))
     }
 
     @Test("dry-run on a migrated file leaves its bytes unchanged")

@@ -11,7 +11,8 @@ import Testing
 @Suite("Aggregates on PostgreSQL")
 struct PostgresAggregateTests {
     static let end = Timestamp(iso8601: "2026-11-20T18:00:00Z")!
-    static let days = 6
+    /// More than 30 days, so the WAU and MAU windows both have data beyond their edges.
+    static let days = 35
 
     static var from: Timestamp { end.startOfDay.adding(days: -(days - 1)) }
     static var to: Timestamp { end.startOfDay.adding(days: 1) }
@@ -20,7 +21,7 @@ struct PostgresAggregateTests {
     @discardableResult
     static func load(_ database: PostgresPool) async throws -> (store: PostgresEventStore, refresher: AggregateRefresher, raw: [EnrichedEvent]) {
         var configuration = DemoTraffic.Configuration(end: end)
-        configuration.users = 80
+        configuration.users = 30
         configuration.days = days
         configuration.lateFraction = 0.05
         let traffic = DemoTraffic(configuration: configuration)
@@ -204,7 +205,7 @@ struct PostgresAggregateTests {
                 r.setupTokensCreated = created; r.setupTokensUsed = used; r.activeCocoons = active
                 return r
             }
-            #expect(expectedCocoons.count == Self.days)
+            #expect(expectedCocoons.count > Self.days / 2)
             #expect(try await aggregates.cocoonActivity(from: from, to: to) == expectedCocoons)
 
             // Errors per hour, service and type.

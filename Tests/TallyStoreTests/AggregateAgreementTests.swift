@@ -40,8 +40,8 @@ struct AggregateAgreementTests {
     @Test("the same demo traffic gives identical rows on SQLite and PostgreSQL, and so does an erase")
     func identicalRows() async throws {
         var configuration = DemoTraffic.Configuration(end: Self.end)
-        configuration.users = 60
-        configuration.days = 5
+        configuration.users = 40
+        configuration.days = 10
         configuration.lateFraction = 0.05
         let traffic = DemoTraffic(configuration: configuration)
         let events = (0..<configuration.days).flatMap { traffic.events(forDay: $0) }
