@@ -163,6 +163,24 @@ struct PipelineTests {
         #expect(paths == (policy == .dropNewest ? (0..<10) : (5..<15)).map { "/\($0)" })
     }
 
+    @Test("events tracked in the same microsecond still sort in track order by (timestamp, event id)")
+    func sameMicrosecondKeepsTrackOrder() async throws {
+        let store = MemoryEventStore()
+        var configuration = Self.configuration(sink: store)
+        configuration.bufferCapacity = 5_000
+        configuration.batchSize = 5_000
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        // One explicit time for all: every event shares its microsecond.
+        let time = Timestamp.now()
+        for n in 0..<2_000 { pipeline.client.track(.pageView(path: "/\(n)"), timestamp: time) }
+
+        let services = RunningServices([pipeline.worker])
+        try await services.shutDown()
+        let stored = try await store.events(in: Timestamp(microsecondsSinceEpoch: 0)..<Timestamp.now().adding(days: 1), limit: 5_000)
+        #expect(stored.compactMap { $0.properties["path"]?.stringValue } == (0..<2_000).map { "/\($0)" })
+        #expect(Set(stored.map(\.timestamp)) == [time])
+    }
+
     @Test("transient sink failures are retried with backoff and nothing is lost or doubled")
     func retriesTransientFailures() async throws {
         let store = MemoryEventStore()

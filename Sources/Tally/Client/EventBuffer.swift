@@ -14,6 +14,11 @@ final class EventBuffer: Sendable {
         var ring: RingBuffer<EnrichedEvent>
         var counters = Counters()
         var isShuttingDown = false
+        /// The time and id of the last event appended: an event stamped in the same
+        /// microsecond gets a larger id, so the store's (timestamp, event_id)
+        /// order is the order of the `track` calls.
+        var lastTimestamp = Timestamp(microsecondsSinceEpoch: .min)
+        var lastID = EventID(high: 0, low: 0)
         /// Set when someone else put events in the durable queue (see `noteQueuedElsewhere`).
         var queuedElsewhere = false
         /// Set while the worker sleeps waiting for a full batch.
@@ -60,7 +65,13 @@ final class EventBuffer: Sendable {
                     state.counters.droppedFull += 1
                 }
             }
-            state.ring.append(make(&state.random))
+            var event = make(&state.random)
+            if event.timestamp == state.lastTimestamp, event.eventID <= state.lastID, state.lastID.low < UInt64.max {
+                event.eventID = EventID(high: state.lastID.high, low: state.lastID.low + 1)
+            }
+            state.lastTimestamp = event.timestamp
+            state.lastID = event.eventID
+            state.ring.append(event)
             state.counters.accepted += 1
             guard state.ring.count >= state.wakeThreshold, let waiter = state.waiter else { return (true, nil) }
             state.waiter = nil
