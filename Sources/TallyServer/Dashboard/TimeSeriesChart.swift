@@ -31,8 +31,8 @@ struct TimeSeriesChart {
 
         var out = #"<svg viewBox="0 0 \#(Int(Self.width)) \#(Int(Self.height))" role="img" aria-label="\#(HTML.escape(title))" class="chart">"#
         // Grid and y axis.
-        for tick in 0...4 {
-            let value = scaleMax * Double(tick) / 4
+        for tick in 0...5 {
+            let value = scaleMax * Double(tick) / 5
             let ty = y(value)
             out += #"<line x1="\#(Self.left)" x2="\#(Self.width - Self.right)" y1="\#(f(ty))" y2="\#(f(ty))" class="grid"/>"#
             out += #"<text x="\#(Self.left - 6)" y="\#(f(ty + 4))" class="axis" text-anchor="end">\#(Self.short(value))</text>"#
