@@ -13,6 +13,11 @@ public struct DayAggregates: Sendable {
     /// Distinct user ids per service (and under ``ActiveUsersRow/allServices``).
     public var users: [String: Set<String>] = [:]
 
+    /// No rows yet: a backend that computes the aggregates itself fills them in.
+    public init(day: Timestamp) {
+        self.day = day.startOfDay
+    }
+
     /// Aggregates `facts`, which must all fall on `day`.
     public init(day: Timestamp, facts: [EventFact]) {
         self.day = day.startOfDay
