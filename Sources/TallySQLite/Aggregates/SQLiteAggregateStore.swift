@@ -14,15 +14,27 @@ public struct SQLiteAggregateStore: AggregateStore {
 
     // MARK: refresh
 
+    /// Each property is read only for the event types whose aggregate uses it
+    /// (``DayAggregates``), as PostgreSQL's `factsSQL` does: every `->>` parses the
+    /// event's JSON text again, and most events are of types no aggregate reads
+    /// past their user. Elsewhere the field is `nil`.
     public func facts(onDay day: Timestamp) async throws -> [EventFact] {
         let start = day.startOfDay
         return try await database.read { db in
             let rows = try Row.fetchCursor(db, sql: """
                 SELECT timestamp, event_type, service, user_id,
-                       data ->> '$.properties.duration_ms', data ->> '$.properties.status_code',
-                       data ->> '$.properties.method', data ->> '$.properties.route',
-                       data ->> '$.properties.provider', data ->> '$.properties.error_type',
-                       data ->> '$.properties.cocoon_id', data ->> '$.properties.success'
+                       CASE WHEN event_type IN ('task_completed', 'api_request') THEN data ->> '$.properties.duration_ms' END,
+                       CASE WHEN event_type = 'api_request' THEN data ->> '$.properties.status_code' END,
+                       CASE WHEN event_type = 'api_request' THEN data ->> '$.properties.method' END,
+                       CASE WHEN event_type = 'api_request' THEN data ->> '$.properties.route' END,
+                       CASE WHEN event_type IN ('integration_connected', 'integration_disconnected', 'integration_used',
+                                                'integration_error', 'oauth_flow_started', 'oauth_flow_completed')
+                            THEN data ->> '$.properties.provider' END,
+                       CASE WHEN event_type = 'application_error' THEN data ->> '$.properties.error_type' END,
+                       CASE WHEN event_type IN ('cocoon_registered', 'cocoon_connected', 'cocoon_disconnected', 'cocoon_claimed',
+                                                'cocoon_setup_token_created', 'cocoon_setup_token_used')
+                            THEN data ->> '$.properties.cocoon_id' END,
+                       CASE WHEN event_type = 'auth_login_attempt' THEN data ->> '$.properties.success' END
                 FROM analytics_events
                 WHERE timestamp >= ? AND timestamp < ?
                 """, arguments: [start.microsecondsSinceEpoch, start.adding(days: 1).microsecondsSinceEpoch])
