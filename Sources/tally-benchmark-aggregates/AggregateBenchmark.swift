@@ -226,21 +226,22 @@ struct AggregateBenchmark {
             ("api latency hourly", { try await aggregates.apiLatency(from: from, to: to, service: nil).count },
              "SELECT \(hour), service, \(p)method', \(p)route', count(*), max(\(p)duration_ms') FROM analytics_events WHERE \(range) AND event_type = 'api_request' GROUP BY 1, 2, 3, 4"),
             ("api p50/p95/p99 over 30 days (merged sketches)", { Int(try await aggregates.apiLatencyPercentiles(from: from, to: to).count > 0 ? 1 : 0) },
-             "SELECT \(p)duration_ms') AS d FROM analytics_events WHERE \(range) AND event_type = 'api_request' ORDER BY d"),
+             "SELECT \(p)duration_ms' AS d FROM analytics_events WHERE \(range) AND event_type = 'api_request' ORDER BY d"),
             ("integration health daily", { try await aggregates.integrationHealth(from: from, to: to, provider: nil).count },
              "SELECT \(day), \(p)provider', event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('integration_connected', 'integration_disconnected', 'integration_used', 'integration_error', 'oauth_flow_started', 'oauth_flow_completed') GROUP BY 1, 2, 3"),
             ("auth events daily", { try await aggregates.authEvents(from: from, to: to, service: nil).count },
              "SELECT \(day), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('auth_login_attempt', 'auth_code_verified', 'auth_token_refresh', 'auth_session_validated', 'auth_logout') GROUP BY 1, 2, 3"),
             ("cocoon activity daily", { try await aggregates.cocoonActivity(from: from, to: to).count },
-             "SELECT \(day), count(*), count(DISTINCT \(p)cocoon_id')) FROM analytics_events WHERE \(range) AND event_type LIKE 'cocoon%' GROUP BY 1"),
+             "SELECT \(day), count(*), count(DISTINCT \(p)cocoon_id') FROM analytics_events WHERE \(range) AND event_type LIKE 'cocoon%' GROUP BY 1"),
             ("errors hourly", { try await aggregates.errors(from: from, to: to, service: nil).count },
-             "SELECT \(hour), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('application_error', 'task_failed', 'integration_error', 'api_request') AND (event_type <> 'api_request' OR \(p)status_code') >= 500) GROUP BY 1, 2, 3"),
+             "SELECT \(hour), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('application_error', 'task_failed', 'integration_error', 'api_request') AND (event_type <> 'api_request' OR \(p)status_code' >= 500) GROUP BY 1, 2, 3"),
         ]
         print("  aggregate                                        aggregate (ms, rows)    raw events (ms, rows)   raw/aggregate")
         for (name, query, rawSQL) in cases {
             let (ms, rows) = try await timed(query)
             let (rawMs, rawRows) = try await rawTimed(rawSQL)
-            print(String(format: "  %-48@ %8.1f ms %6d    %9.1f ms %7d   %7.0f×", name as NSString, ms, rows, rawMs, rawRows, rawMs / ms))
+            let padded = name.padding(toLength: 48, withPad: " ", startingAt: 0)
+            print(padded + String(format: " %8.1f ms %6d    %9.1f ms %7d   %7.0f×", ms, rows, rawMs, rawRows, rawMs / ms))
         }
     }
 }

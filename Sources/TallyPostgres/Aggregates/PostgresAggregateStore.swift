@@ -2,11 +2,13 @@ import Logging
 import PostgresNIO
 import Tally
 
-/// The aggregates on PostgreSQL: a day's facts are projected out of the `jsonb`
-/// data in one query, aggregated in Swift (``DayAggregates``, shared with every
-/// backend, so both backends store the same numbers) and written back in one
+/// The aggregates on PostgreSQL: a refresh (``refreshDay(_:)``) has the server
+/// compute each day's counters, exact percentiles and distinct users from the raw
+/// events, and reads back only a few hundred rows plus, per bucket, the durations
+/// its quantile sketch is built from in Swift; everything is written in one
 /// transaction per day. WAU and MAU are counted by the server from
-/// `analytics_daily_users`.
+/// `analytics_daily_users`. ``facts(onDay:)`` and ``replace(_:)`` remain for the
+/// generic path (the same rows via ``DayAggregates``).
 ///
 /// ```swift
 /// let refresher = AggregateRefresher(store: PostgresAggregateStore(database: database))
