@@ -121,6 +121,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // `swift run -c release tally-benchmark-aggregates`: SQLite's refresh of one day, and the aggregate queries over 30 days.
+        .executableTarget(
+            name: "tally-benchmark-aggregates",
+            dependencies: [
+                "Tally", "TallySQLite",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .testTarget(
             name: "TallyTests",
             dependencies: [

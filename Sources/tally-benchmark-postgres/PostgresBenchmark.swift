@@ -15,7 +15,7 @@ import TallyPostgres
 /// With `--methods refresh`, instead: the refresh of one day's aggregates (see ``RefreshBenchmark``).
 ///
 ///     swift run -c release tally-benchmark-postgres --database postgres://… [--events 200000] [--batch 1000] [--writers 1]
-///     swift run -c release tally-benchmark-postgres --database postgres://… --methods refresh --events 1000000
+///     swift run -c release tally-benchmark-postgres --database postgres://… --methods refresh --events 1000000 [--keep-database yes]
 @main
 struct PostgresBenchmark {
     struct Options {
@@ -25,6 +25,7 @@ struct PostgresBenchmark {
         var batch = 1_000
         var writers = 1
         var methods: [String] = ["copy-baseline", "unnest", "copy"]
+        var keep = false
 
         init(arguments: [String]) throws {
             var iterator = arguments.dropFirst().makeIterator()
@@ -36,6 +37,7 @@ struct PostgresBenchmark {
                 case "--batch": batch = Int(value) ?? batch
                 case "--writers": writers = Int(value) ?? writers
                 case "--methods": methods = value.split(separator: ",").map(String.init)
+                case "--keep-database": keep = value == "yes"
                 default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,unnest,copy (or refresh)")
                 }
             }
@@ -65,7 +67,7 @@ struct PostgresBenchmark {
         let server = try PostgresPool.Configuration(url: url)
         let clock = ContinuousClock()
         if options.methods == ["refresh"] {
-            return try await RefreshBenchmark.run(events: options.events, batch: options.batch, server: server, clock: clock)
+            return try await RefreshBenchmark.run(events: options.events, batch: options.batch, keep: options.keep, server: server, clock: clock)
         }
 
         // Realistic rows: seeded demo traffic for every catalogue event, in time order.

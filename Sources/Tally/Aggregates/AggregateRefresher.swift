@@ -115,9 +115,7 @@ public struct AggregateRefresher: Service {
     private func refresh(days: [Timestamp], today: Timestamp, progress: @Sendable (Int, Int) -> Void) async throws -> Report {
         var events = 0
         for (i, day) in days.enumerated() {
-            let facts = try await store.facts(onDay: day)
-            events += facts.count
-            try await store.replace(DayAggregates(day: day, facts: facts))
+            events += try await store.refreshDay(day)
             progress(i + 1, days.count)
         }
         // A day's users count toward the WAU of the next 6 days and the MAU of the next 29.

@@ -10,6 +10,12 @@ public protocol AggregateStore: Sendable {
     /// Replaces all rows of `aggregates.day` (and its hours), and the day's sets of
     /// distinct users, in one transaction.
     func replace(_ aggregates: DayAggregates) async throws
+    /// Recomputes every aggregate row of `day` (and its hours) and the day's sets of
+    /// distinct users from that day's raw events, replacing what was there; returns
+    /// how many events the day has. The default reads ``facts(onDay:)``, aggregates
+    /// them in Swift (``DayAggregates``) and calls ``replace(_:)``; a backend may do
+    /// the same work closer to the data, with exactly the same result.
+    func refreshDay(_ day: Timestamp) async throws -> Int
     /// Recomputes dau, wau and mau of `days` from the stored daily user sets.
     func recomputeActiveUsers(days: [Timestamp]) async throws
     /// Days marked dirty, with the time of their latest mark.
@@ -49,6 +55,12 @@ public struct RangePercentiles: Sendable, Hashable {
 }
 
 extension AggregateStore {
+    public func refreshDay(_ day: Timestamp) async throws -> Int {
+        let facts = try await facts(onDay: day)
+        try await replace(DayAggregates(day: day, facts: facts))
+        return facts.count
+    }
+
     /// API latency percentiles over `[from, to)` for the matching routes, from the
     /// hourly sketches: no raw event is read.
     public func apiLatencyPercentiles(from: Timestamp, to: Timestamp, service: String? = nil,

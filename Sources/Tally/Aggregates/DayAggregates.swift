@@ -13,13 +13,17 @@ public struct DayAggregates: Sendable {
     /// Distinct user ids per service (and under ``ActiveUsersRow/allServices``).
     public var users: [String: Set<String>] = [:]
 
+    /// No rows yet: a backend that computes the aggregates itself fills them in.
+    public init(day: Timestamp) {
+        self.day = day.startOfDay
+    }
+
     /// Aggregates `facts`, which must all fall on `day`.
     public init(day: Timestamp, facts: [EventFact]) {
         self.day = day.startOfDay
         var tasks: [String: TaskStatsRow] = [:]
         var taskDurations: [String: [Double]] = [:]
-        var api: [APIKey: APILatencyRow] = [:]
-        var latencies: [APIKey: [Double]] = [:]
+        var api: [APIKey: APIBucket] = [:]
         var integrations: [String: IntegrationHealthRow] = [:]
         var auth: [String: AuthEventsRow] = [:]
         var cocoon = CocoonActivityRow(day: self.day)
@@ -30,7 +34,6 @@ public struct DayAggregates: Sendable {
         for fact in facts {
             if let user = fact.userID {
                 users[fact.service, default: []].insert(user)
-                users[ActiveUsersRow.allServices, default: []].insert(user)
             }
             let service = fact.service
             switch fact.eventType {
@@ -47,16 +50,13 @@ public struct DayAggregates: Sendable {
             case "api_request":
                 guard let method = fact.method, let route = fact.route else { continue }
                 let key = APIKey(hour: fact.timestamp.startOfHour, service: service, method: method, route: route)
-                var row = api[key] ?? APILatencyRow(hour: key.hour, service: service, method: method, route: route)
-                row.requests += 1
                 let status = fact.statusCode ?? 0
-                if (400...499).contains(status) { row.errors4xx += 1 }
+                // One lookup: the row and its latencies are updated in place.
+                api[key, default: APIBucket(row: APILatencyRow(hour: key.hour, service: service, method: method, route: route))]
+                    .add(status: status, duration: fact.durationMs)
                 if status >= 500 {
-                    row.errors5xx += 1
                     errorCounts[ErrorKey(hour: key.hour, service: service, type: "http_5xx"), default: 0] += 1
                 }
-                api[key] = row
-                if let d = fact.durationMs { latencies[key, default: []].append(d) }
 
             case "integration_connected", "integration_disconnected", "integration_used", "integration_error",
                  "oauth_flow_started", "oauth_flow_completed":
@@ -115,9 +115,9 @@ public struct DayAggregates: Sendable {
             return row
         }.sorted { $0.service < $1.service }
 
-        apiLatency = api.map { key, row in
-            var row = row
-            let values = (latencies[key] ?? []).sorted()
+        apiLatency = api.values.map { bucket in
+            var row = bucket.row
+            let values = bucket.latencies.sorted()
             row.latencyP50 = Percentile.continuous(0.5, sorted: values)
             row.latencyP95 = Percentile.continuous(0.95, sorted: values)
             row.latencyP99 = Percentile.continuous(0.99, sorted: values)
@@ -133,6 +133,14 @@ public struct DayAggregates: Sendable {
             return row
         }.sorted { $0.provider < $1.provider }
 
+        // Every service's users together, from the per-service sets (each user
+        // hashed once per fact, not twice).
+        if !users.isEmpty {
+            var all = users[ActiveUsersRow.allServices] ?? []
+            for (service, set) in users where service != ActiveUsersRow.allServices { all.formUnion(set) }
+            users[ActiveUsersRow.allServices] = all
+        }
+
         authEvents = auth.values.sorted { $0.service < $1.service }
         if sawCocoonEvent {
             cocoon.activeCocoons = cocoons.count
@@ -140,6 +148,18 @@ public struct DayAggregates: Sendable {
         }
         errors = errorCounts.map { ErrorsRow(hour: $0.key.hour, service: $0.key.service, errorType: $0.key.type, errors: $0.value) }
             .sorted { ($0.hour, $0.service, $0.errorType) < ($1.hour, $1.service, $1.errorType) }
+    }
+
+    private struct APIBucket {
+        var row: APILatencyRow
+        var latencies: [Double] = []
+
+        mutating func add(status: Int, duration: Double?) {
+            row.requests += 1
+            if (400...499).contains(status) { row.errors4xx += 1 }
+            if status >= 500 { row.errors5xx += 1 }
+            if let duration { latencies.append(duration) }
+        }
     }
 
     private struct APIKey: Hashable {

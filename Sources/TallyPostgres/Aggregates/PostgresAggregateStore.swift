@@ -2,11 +2,13 @@ import Logging
 import PostgresNIO
 import Tally
 
-/// The aggregates on PostgreSQL: a day's facts are projected out of the `jsonb`
-/// data in one query, aggregated in Swift (``DayAggregates``, shared with every
-/// backend, so both backends store the same numbers) and written back in one
+/// The aggregates on PostgreSQL: a refresh (``refreshDay(_:)``) has the server
+/// compute each day's counters, exact percentiles and distinct users from the raw
+/// events, and reads back only a few hundred rows plus, per bucket, the durations
+/// its quantile sketch is built from in Swift; everything is written in one
 /// transaction per day. WAU and MAU are counted by the server from
-/// `analytics_daily_users`.
+/// `analytics_daily_users`. ``facts(onDay:)`` and ``replace(_:)`` remain for the
+/// generic path (the same rows via ``DayAggregates``).
 ///
 /// ```swift
 /// let refresher = AggregateRefresher(store: PostgresAggregateStore(database: database))
@@ -66,18 +68,28 @@ public struct PostgresAggregateStore: AggregateStore {
     }
 
     public func replace(_ aggregates: DayAggregates) async throws {
+        let logger = database.logger
+        try await database.withTransaction { connection in
+            try await connection.exec(Self.serializeRefreshes, logger: logger)
+            try await Self.write(aggregates, users: .given(aggregates.users), on: connection, logger: logger)
+        }
+    }
+
+    /// Where ``write(_:users:on:logger:)`` takes the day's distinct users from.
+    enum DailyUsers {
+        /// Sets computed in Swift.
+        case given([String: Set<String>])
+        /// The day's raw events, by the server.
+        case fromEvents
+    }
+
+    /// Replaces the rows of `aggregates.day` on `connection`, inside the caller's
+    /// transaction, which holds the refresh lock.
+    /// Returns how many events the day has when the users come from events, else 0.
+    @discardableResult
+    static func write(_ aggregates: DayAggregates, users: DailyUsers, on connection: PostgresConnection, logger: Logger) async throws -> Int {
         let day = PostgresDate(aggregates.day)
         let hourFrom = PostgresTimestamp(aggregates.day), hourTo = PostgresTimestamp(aggregates.day.adding(days: 1))
-
-        let userCount = aggregates.users.values.reduce(0) { $0 + $1.count }
-        var userServices = ArrayColumn<TextElement>(capacity: userCount * 16)
-        var userIDs = ArrayColumn<TextElement>(capacity: userCount * 32)
-        for (service, users) in aggregates.users {
-            for user in users {
-                userServices.append(service)
-                userIDs.append(user)
-            }
-        }
 
         let api = aggregates.apiLatency
         var apiHours = ArrayColumn<TimestampElement>(capacity: api.count * 12)
@@ -106,59 +118,283 @@ public struct PostgresAggregateStore: AggregateStore {
             errorHours.append(r.hour); errorServices.append(r.service); errorTypes.append(r.errorType); errorCounts.append(r.errors)
         }
 
-        let logger = database.logger
-        try await database.withTransaction { connection in
-            try await connection.exec(Self.serializeRefreshes, logger: logger)
-            try await connection.exec("DELETE FROM analytics_daily_users WHERE day = \(day)", logger: logger)
+        var events = 0
+        try await connection.exec("DELETE FROM analytics_daily_users WHERE day = \(day)", logger: logger)
+        switch users {
+        case .given(let sets):
+            let userCount = sets.values.reduce(0) { $0 + $1.count }
+            var userServices = ArrayColumn<TextElement>(capacity: userCount * 16)
+            var userIDs = ArrayColumn<TextElement>(capacity: userCount * 32)
+            for (service, users) in sets {
+                for user in users {
+                    userServices.append(service)
+                    userIDs.append(user)
+                }
+            }
             try await connection.exec("""
                 INSERT INTO analytics_daily_users (day, service, user_id)
                 SELECT \(day), * FROM unnest(\(userServices), \(userIDs))
                 """, logger: logger)
+        case .fromEvents:
+            // One pass over the day: its distinct (service, user) pairs with their
+            // event counts; each user goes in under its service and under "*" (every
+            // service) once, and the counts add up to the day's events.
+            events = try await connection.rows("""
+                WITH pairs AS MATERIALIZED (
+                    SELECT service::text AS service, user_id, count(*) AS n FROM analytics_events
+                    WHERE timestamp >= \(hourFrom) AND timestamp < \(hourTo) GROUP BY 1, 2),
+                inserted AS (
+                    INSERT INTO analytics_daily_users (day, service, user_id)
+                    SELECT \(day), service, user_id FROM pairs WHERE user_id IS NOT NULL
+                    UNION SELECT \(day), \(ActiveUsersRow.allServices), user_id FROM pairs WHERE user_id IS NOT NULL)
+                SELECT coalesce(sum(n), 0)::int8 FROM pairs
+                """, logger: logger) { try $0.decode(Int.self) }.first ?? 0
+        }
 
-            try await connection.exec("DELETE FROM analytics_task_stats_daily WHERE day = \(day)", logger: logger)
-            for r in aggregates.taskStats {
-                try await connection.exec("""
-                    INSERT INTO analytics_task_stats_daily VALUES (\(day), \(r.service), \(r.created), \(r.started), \(r.completed),
-                        \(r.failed), \(r.cancelled), \(r.successRate), \(r.durationP50), \(r.durationP95), \(Self.bytes(r.durationSketch)))
-                    """, logger: logger)
-            }
-
-            try await connection.exec("DELETE FROM analytics_api_latency_hourly WHERE hour >= \(hourFrom) AND hour < \(hourTo)", logger: logger)
+        try await connection.exec("DELETE FROM analytics_task_stats_daily WHERE day = \(day)", logger: logger)
+        for r in aggregates.taskStats {
             try await connection.exec("""
-                INSERT INTO analytics_api_latency_hourly
-                SELECT * FROM unnest(\(apiHours), \(apiServices), \(apiMethods), \(apiRoutes), \(apiCounts.0), \(apiCounts.1), \(apiCounts.2),
-                                     \(apiLatencies.0), \(apiLatencies.1), \(apiLatencies.2), \(apiLatencies.3), \(apiSketches))
-                """, logger: logger)
-
-            try await connection.exec("DELETE FROM analytics_integration_health_daily WHERE day = \(day)", logger: logger)
-            for r in aggregates.integrationHealth {
-                try await connection.exec("""
-                    INSERT INTO analytics_integration_health_daily VALUES (\(day), \(r.provider), \(r.connected), \(r.disconnected),
-                        \(r.used), \(r.errors), \(r.oauthStarted), \(r.oauthCompleted), \(r.errorRate))
-                    """, logger: logger)
-            }
-
-            try await connection.exec("DELETE FROM analytics_auth_events_daily WHERE day = \(day)", logger: logger)
-            for r in aggregates.authEvents {
-                try await connection.exec("""
-                    INSERT INTO analytics_auth_events_daily VALUES (\(day), \(r.service), \(r.loginAttempts), \(r.loginSuccesses),
-                        \(r.loginFailures), \(r.codesVerified), \(r.tokenRefreshes), \(r.sessionsValidated), \(r.logouts))
-                    """, logger: logger)
-            }
-
-            try await connection.exec("DELETE FROM analytics_cocoon_activity_daily WHERE day = \(day)", logger: logger)
-            if let r = aggregates.cocoonActivity {
-                try await connection.exec("""
-                    INSERT INTO analytics_cocoon_activity_daily VALUES (\(day), \(r.registered), \(r.connected), \(r.disconnected),
-                        \(r.claimed), \(r.setupTokensCreated), \(r.setupTokensUsed), \(r.activeCocoons))
-                    """, logger: logger)
-            }
-
-            try await connection.exec("DELETE FROM analytics_errors_hourly WHERE hour >= \(hourFrom) AND hour < \(hourTo)", logger: logger)
-            try await connection.exec("""
-                INSERT INTO analytics_errors_hourly SELECT * FROM unnest(\(errorHours), \(errorServices), \(errorTypes), \(errorCounts))
+                INSERT INTO analytics_task_stats_daily VALUES (\(day), \(r.service), \(r.created), \(r.started), \(r.completed),
+                    \(r.failed), \(r.cancelled), \(r.successRate), \(r.durationP50), \(r.durationP95), \(Self.bytes(r.durationSketch)))
                 """, logger: logger)
         }
+
+        try await connection.exec("DELETE FROM analytics_api_latency_hourly WHERE hour >= \(hourFrom) AND hour < \(hourTo)", logger: logger)
+        try await connection.exec("""
+            INSERT INTO analytics_api_latency_hourly
+            SELECT * FROM unnest(\(apiHours), \(apiServices), \(apiMethods), \(apiRoutes), \(apiCounts.0), \(apiCounts.1), \(apiCounts.2),
+                                 \(apiLatencies.0), \(apiLatencies.1), \(apiLatencies.2), \(apiLatencies.3), \(apiSketches))
+            """, logger: logger)
+
+        try await connection.exec("DELETE FROM analytics_integration_health_daily WHERE day = \(day)", logger: logger)
+        for r in aggregates.integrationHealth {
+            try await connection.exec("""
+                INSERT INTO analytics_integration_health_daily VALUES (\(day), \(r.provider), \(r.connected), \(r.disconnected),
+                    \(r.used), \(r.errors), \(r.oauthStarted), \(r.oauthCompleted), \(r.errorRate))
+                """, logger: logger)
+        }
+
+        try await connection.exec("DELETE FROM analytics_auth_events_daily WHERE day = \(day)", logger: logger)
+        for r in aggregates.authEvents {
+            try await connection.exec("""
+                INSERT INTO analytics_auth_events_daily VALUES (\(day), \(r.service), \(r.loginAttempts), \(r.loginSuccesses),
+                    \(r.loginFailures), \(r.codesVerified), \(r.tokenRefreshes), \(r.sessionsValidated), \(r.logouts))
+                """, logger: logger)
+        }
+
+        try await connection.exec("DELETE FROM analytics_cocoon_activity_daily WHERE day = \(day)", logger: logger)
+        if let r = aggregates.cocoonActivity {
+            try await connection.exec("""
+                INSERT INTO analytics_cocoon_activity_daily VALUES (\(day), \(r.registered), \(r.connected), \(r.disconnected),
+                    \(r.claimed), \(r.setupTokensCreated), \(r.setupTokensUsed), \(r.activeCocoons))
+                """, logger: logger)
+        }
+
+        try await connection.exec("DELETE FROM analytics_errors_hourly WHERE hour >= \(hourFrom) AND hour < \(hourTo)", logger: logger)
+        try await connection.exec("""
+            INSERT INTO analytics_errors_hourly SELECT * FROM unnest(\(errorHours), \(errorServices), \(errorTypes), \(errorCounts))
+            """, logger: logger)
+        return events
+    }
+
+    /// One day's refresh done by the server: the counters, the exact percentiles
+    /// (`percentile_cont`, as ``Percentile/continuous(_:sorted:)``) and the distinct
+    /// users are computed in SQL, each from only the event types it reads (the
+    /// `(event_type, timestamp)` index); Swift receives a few hundred rows and, for
+    /// the sketches, each bucket's durations as one `float8[]`, and builds the
+    /// sketches exactly as ``DayAggregates`` does. The JSON typing rules are those
+    /// of ``factsSQL``.
+    ///
+    /// All the reads see one snapshot (`REPEATABLE READ`), taken after the refresh
+    /// lock is held, so a refresh that waited for another one still sees its rows.
+    public func refreshDay(_ day: Timestamp) async throws -> Int {
+        let start = day.startOfDay
+        let from = PostgresTimestamp(start), to = PostgresTimestamp(start.adding(days: 1))
+        let logger = database.logger
+        return try await database.withConnection { connection in
+            try await connection.exec("SELECT pg_advisory_lock(\(Self.refreshLockKey))", logger: logger)
+            do {
+                try await connection.exec("BEGIN ISOLATION LEVEL REPEATABLE READ", logger: logger)
+                do {
+                    let events = try await Self.computeAndWrite(day: start, from: from, to: to, on: connection, logger: logger)
+                    try await connection.exec("COMMIT", logger: logger)
+                    try await connection.exec("SELECT pg_advisory_unlock(\(Self.refreshLockKey))", logger: logger)
+                    return events
+                } catch {
+                    try? await connection.exec("ROLLBACK", logger: logger)
+                    throw error
+                }
+            } catch {
+                try? await connection.exec("SELECT pg_advisory_unlock(\(Self.refreshLockKey))", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// The hour of a timestamp, in UTC whatever the session's time zone.
+    static let hourSQL = "date_bin('1 hour', timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+
+    private static func computeAndWrite(day: Timestamp, from: PostgresTimestamp, to: PostgresTimestamp,
+                                        on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        var aggregates = DayAggregates(day: day)
+        let range = "timestamp >= $1 AND timestamp < $2"
+        func binds() -> PostgresBindings {
+            var binds = PostgresBindings(capacity: 2)
+            binds.append(from)
+            binds.append(to)
+            return binds
+        }
+        func rows<Row>(_ sql: String, _ decoding: (PostgresRow) throws -> Row) async throws -> [Row] {
+            try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds()), logger: logger, decoding)
+        }
+
+        // The sorts of the percentiles fit in memory (a few MB per 100k events).
+        try await connection.exec("SET LOCAL work_mem = '64MB'", logger: logger)
+
+        aggregates.taskStats = try await rows("""
+            SELECT service::text,
+                   count(*) FILTER (WHERE event_type = 'task_created'), count(*) FILTER (WHERE event_type = 'task_started'),
+                   count(*) FILTER (WHERE event_type = 'task_completed'), count(*) FILTER (WHERE event_type = 'task_failed'),
+                   count(*) FILTER (WHERE event_type = 'task_cancelled'),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.95) WITHIN GROUP (ORDER BY d),
+                   coalesce(array_agg(d) FILTER (WHERE d IS NOT NULL), '{}')
+            FROM (SELECT service, event_type,
+                         CASE WHEN event_type = 'task_completed' AND jsonb_typeof(data #> '{properties,duration_ms}') = 'number'
+                              THEN (data #>> '{properties,duration_ms}')::float8 END AS d
+                  FROM analytics_events
+                  WHERE \(range) AND event_type IN ('task_created', 'task_started', 'task_completed', 'task_failed', 'task_cancelled')
+                  OFFSET 0) AS t
+            GROUP BY service
+            """) { row in
+            let (service, created, started, completed, failed, cancelled, p50, p95, durations) = try row.decode(
+                (String, Int, Int, Int, Int, Int, Double?, Double?, [Double]).self)
+            var r = TaskStatsRow(day: day, service: service)
+            r.created = created; r.started = started; r.completed = completed; r.failed = failed; r.cancelled = cancelled
+            let finished = completed + failed
+            r.successRate = finished > 0 ? Double(completed) / Double(finished) : nil
+            r.durationP50 = p50; r.durationP95 = p95
+            for d in durations { r.durationSketch.add(d) }
+            return r
+        }.sorted { $0.service < $1.service }
+
+        aggregates.apiLatency = try await rows("""
+            SELECT hour, service, method, route, count(*),
+                   count(*) FILTER (WHERE status BETWEEN 400 AND 499), count(*) FILTER (WHERE status >= 500),
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY d), percentile_cont(0.95) WITHIN GROUP (ORDER BY d),
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY d), max(d),
+                   coalesce(array_agg(d) FILTER (WHERE d IS NOT NULL), '{}')
+            FROM (SELECT \(hourSQL) AS hour, service::text AS service,
+                         data #>> '{properties,method}' AS method, data #>> '{properties,route}' AS route,
+                         CASE WHEN jsonb_typeof(data #> '{properties,status_code}') = 'number'
+                                   AND strpos(data #>> '{properties,status_code}', '.') = 0 AND length(data #>> '{properties,status_code}') <= 18
+                              THEN (data #>> '{properties,status_code}')::int8 END AS status,
+                         CASE WHEN jsonb_typeof(data #> '{properties,duration_ms}') = 'number'
+                              THEN (data #>> '{properties,duration_ms}')::float8 END AS d
+                  FROM analytics_events
+                  WHERE \(range) AND event_type = 'api_request'
+                        AND jsonb_typeof(data #> '{properties,method}') = 'string' AND jsonb_typeof(data #> '{properties,route}') = 'string'
+                  OFFSET 0) AS a
+            GROUP BY 1, 2, 3, 4
+            """) { row in
+            let (hour, service, method, route, requests, e4, e5, p50, p95, p99, max, durations) = try row.decode(
+                (PostgresTimestamp, String, String, String, Int, Int, Int, Double?, Double?, Double?, Double?, [Double]).self)
+            var r = APILatencyRow(hour: hour.timestamp, service: service, method: method, route: route)
+            r.requests = requests; r.errors4xx = e4; r.errors5xx = e5
+            r.latencyP50 = p50; r.latencyP95 = p95; r.latencyP99 = p99; r.latencyMax = max
+            for d in durations { r.latencySketch.add(d) }
+            return r
+        }.sorted { ($0.hour, $0.service, $0.method, $0.route) < ($1.hour, $1.service, $1.method, $1.route) }
+
+        aggregates.integrationHealth = try await rows("""
+            SELECT provider,
+                   count(*) FILTER (WHERE event_type = 'integration_connected'), count(*) FILTER (WHERE event_type = 'integration_disconnected'),
+                   count(*) FILTER (WHERE event_type = 'integration_used'), count(*) FILTER (WHERE event_type = 'integration_error'),
+                   count(*) FILTER (WHERE event_type = 'oauth_flow_started'), count(*) FILTER (WHERE event_type = 'oauth_flow_completed')
+            FROM (SELECT event_type, data #>> '{properties,provider}' AS provider
+                  FROM analytics_events
+                  WHERE \(range) AND event_type IN ('integration_connected', 'integration_disconnected', 'integration_used',
+                                                    'integration_error', 'oauth_flow_started', 'oauth_flow_completed')
+                        AND jsonb_typeof(data #> '{properties,provider}') = 'string') AS i
+            GROUP BY provider
+            """) { row in
+            let (provider, connected, disconnected, used, errors, started, completed) = try row.decode(
+                (String, Int, Int, Int, Int, Int, Int).self)
+            var r = IntegrationHealthRow(day: day, provider: provider)
+            r.connected = connected; r.disconnected = disconnected; r.used = used; r.errors = errors
+            r.oauthStarted = started; r.oauthCompleted = completed
+            r.errorRate = used + errors > 0 ? Double(errors) / Double(used + errors) : nil
+            return r
+        }.sorted { $0.provider < $1.provider }
+
+        aggregates.authEvents = try await rows("""
+            SELECT service::text,
+                   count(*) FILTER (WHERE event_type = 'auth_login_attempt'),
+                   count(*) FILTER (WHERE event_type = 'auth_login_attempt' AND jsonb_typeof(data #> '{properties,success}') = 'boolean'
+                                          AND (data #>> '{properties,success}')::bool),
+                   count(*) FILTER (WHERE event_type = 'auth_code_verified'), count(*) FILTER (WHERE event_type = 'auth_token_refresh'),
+                   count(*) FILTER (WHERE event_type = 'auth_session_validated'), count(*) FILTER (WHERE event_type = 'auth_logout')
+            FROM analytics_events
+            WHERE \(range) AND event_type IN ('auth_login_attempt', 'auth_code_verified', 'auth_token_refresh',
+                                              'auth_session_validated', 'auth_logout')
+            GROUP BY service
+            """) { row in
+            let (service, attempts, successes, codes, refreshes, validated, logouts) = try row.decode(
+                (String, Int, Int, Int, Int, Int, Int).self)
+            var r = AuthEventsRow(day: day, service: service)
+            r.loginAttempts = attempts; r.loginSuccesses = successes; r.loginFailures = attempts - successes
+            r.codesVerified = codes; r.tokenRefreshes = refreshes; r.sessionsValidated = validated; r.logouts = logouts
+            return r
+        }.sorted { $0.service < $1.service }
+
+        aggregates.cocoonActivity = try await rows("""
+            SELECT count(*) FILTER (WHERE event_type = 'cocoon_registered'), count(*) FILTER (WHERE event_type = 'cocoon_connected'),
+                   count(*) FILTER (WHERE event_type = 'cocoon_disconnected'), count(*) FILTER (WHERE event_type = 'cocoon_claimed'),
+                   count(*) FILTER (WHERE event_type = 'cocoon_setup_token_created'),
+                   count(*) FILTER (WHERE event_type = 'cocoon_setup_token_used'), count(DISTINCT cocoon)
+            FROM (SELECT event_type,
+                         CASE WHEN jsonb_typeof(data #> '{properties,cocoon_id}') = 'string' THEN data #>> '{properties,cocoon_id}' END AS cocoon
+                  FROM analytics_events
+                  WHERE \(range) AND event_type IN ('cocoon_registered', 'cocoon_connected', 'cocoon_disconnected', 'cocoon_claimed',
+                                                    'cocoon_setup_token_created', 'cocoon_setup_token_used')) AS c
+            HAVING count(*) > 0
+            """) { row in
+            let (registered, connected, disconnected, claimed, created, used, active) = try row.decode(
+                (Int, Int, Int, Int, Int, Int, Int).self)
+            var r = CocoonActivityRow(day: day)
+            r.registered = registered; r.connected = connected; r.disconnected = disconnected; r.claimed = claimed
+            r.setupTokensCreated = created; r.setupTokensUsed = used; r.activeCocoons = active
+            return r
+        }.first
+
+        // Errors: failed tasks, integration errors (with a provider, as the integration
+        // aggregate counts them) and application errors from SQL; 5xx responses from
+        // the API rows above, which counted them.
+        struct ErrorKey: Hashable { let hour: Timestamp, service: String, type: String }
+        var errors: [ErrorKey: Int] = [:]
+        for (key, n) in try await rows("""
+            SELECT \(hourSQL), service::text,
+                   CASE WHEN event_type = 'application_error'
+                        THEN coalesce(CASE WHEN jsonb_typeof(data #> '{properties,error_type}') = 'string'
+                                           THEN data #>> '{properties,error_type}' END, 'unknown')
+                        ELSE event_type::text END,
+                   count(*)
+            FROM analytics_events
+            WHERE \(range) AND event_type IN ('task_failed', 'integration_error', 'application_error')
+                  AND (event_type <> 'integration_error' OR jsonb_typeof(data #> '{properties,provider}') = 'string')
+            GROUP BY 1, 2, 3
+            """, { row -> (ErrorKey, Int) in
+                let (hour, service, type, n) = try row.decode((PostgresTimestamp, String, String, Int).self)
+                return (ErrorKey(hour: hour.timestamp, service: service, type: type), n)
+            }) {
+            errors[key, default: 0] += n
+        }
+        for r in aggregates.apiLatency where r.errors5xx > 0 {
+            errors[ErrorKey(hour: r.hour, service: r.service, type: "http_5xx"), default: 0] += r.errors5xx
+        }
+        aggregates.errors = errors.map { ErrorsRow(hour: $0.key.hour, service: $0.key.service, errorType: $0.key.type, errors: $0.value) }
+            .sorted { ($0.hour, $0.service, $0.errorType) < ($1.hour, $1.service, $1.errorType) }
+
+        return try await write(aggregates, users: .fromEvents, on: connection, logger: logger)
     }
 
     /// Refreshes delete and re-insert whole buckets: two at once (the server's

@@ -1,0 +1,254 @@
+import Foundation
+import GRDB
+import Tally
+import TallySQLite
+
+/// The aggregates on SQLite, in release (DESIGN.md §8):
+///
+/// - `--methods refresh`: one UTC day of `--events` demo events (default 1M) in a
+///   fresh database, then that day's refresh, by phase, next to a plain
+///   `count(*) … GROUP BY event_type` over the same day's raw rows (the baseline).
+/// - `--methods queries`: `--events` demo events (default 10M) over 30 days, every
+///   day refreshed, then each aggregate query over the 30 days, next to the same
+///   question asked of the raw events.
+///
+///     swift run -c release tally-benchmark-aggregates --methods refresh [--events 1000000] [--path /tmp/x.sqlite]
+///     swift run -c release tally-benchmark-aggregates --methods queries [--events 10000000] [--path /tmp/x.sqlite]
+///
+/// `--keep yes` keeps the database file; with `--reuse yes` the queries run on a
+/// kept file without writing it again.
+@main
+struct AggregateBenchmark {
+    struct Options {
+        var method = "refresh"
+        var events: Int?
+        var path = "/tmp/tally-benchmark-aggregates.sqlite"
+        var keep = false
+        var reuse = false
+        var batch = 10_000
+
+        init(arguments: [String]) throws {
+            var iterator = arguments.dropFirst().makeIterator()
+            while let argument = iterator.next() {
+                guard let value = iterator.next() else { throw Failure("\(argument) needs a value") }
+                switch argument {
+                case "--methods": method = value
+                case "--events": events = Int(value)
+                case "--path": path = value
+                case "--keep": keep = value == "yes"
+                case "--reuse": reuse = value == "yes"
+                case "--batch": batch = Int(value) ?? batch
+                default: throw Failure("unknown option \(argument); options: --methods refresh|queries --events N --path FILE --keep yes --reuse yes --batch N")
+                }
+            }
+        }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    static func main() async {
+        do {
+            let options = try Options(arguments: CommandLine.arguments)
+            switch options.method {
+            case "refresh": try await refresh(options)
+            case "queries": try await queries(options)
+            default: throw Failure("--methods is refresh or queries")
+            }
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(1)
+        }
+    }
+
+    static let clock = ContinuousClock()
+
+    static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = clock.now
+        try body()
+        return (clock.now - start).seconds
+    }
+
+    static func seconds(_ body: () async throws -> Void) async rethrows -> Double {
+        let start = clock.now
+        try await body()
+        return (clock.now - start).seconds
+    }
+
+    /// A migrated, empty database at `path` (any old file removed).
+    static func freshDatabase(_ path: String) async throws -> SQLiteDatabase {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        let database = try SQLiteDatabase(path: path)
+        try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre, .post])
+        return database
+    }
+
+    static func write(_ events: [EnrichedEvent], to store: SQLiteEventStore, batch: Int) async throws {
+        var offset = 0
+        while offset < events.count {
+            let end = min(offset + batch, events.count)
+            _ = try await store.write(Array(events[offset..<end]))
+            offset = end
+        }
+    }
+
+    // MARK: refresh
+
+    static func refresh(_ options: Options) async throws {
+        let count = options.events ?? 1_000_000
+        let end = Timestamp(iso8601: "2026-11-20T23:59:59Z")!
+        var configuration = DemoTraffic.Configuration(end: end)
+        configuration.days = 1
+        configuration.lateFraction = 0
+        configuration.users = max(10, count / 17)
+        let events = Array(DemoTraffic(configuration: configuration).events(forDay: 0).prefix(count))
+        let day = end.startOfDay
+        print("SQLite refresh: \(events.count) events on \(day.dateString) (\(configuration.users) users), \(options.path).")
+
+        let database: SQLiteDatabase
+        if options.reuse {
+            database = try SQLiteDatabase(path: options.path)
+            print("  reusing the events of \(options.path)")
+        } else {
+            database = try await freshDatabase(options.path)
+            let store = SQLiteEventStore(database: database)
+            let writeSeconds = try await seconds { try await write(events, to: store, batch: options.batch) }
+            try await database.checkpoint()
+            print(String(format: "  write (batches of %d)                      %7.2f s", options.batch, writeSeconds))
+        }
+
+        let raw = try DatabaseQueue(path: options.path)
+        let from = day.microsecondsSinceEpoch, to = day.adding(days: 1).microsecondsSinceEpoch
+        let baseline = try seconds {
+            _ = try raw.read { db in
+                try Row.fetchAll(db, sql: "SELECT event_type, count(*) FROM analytics_events WHERE timestamp >= ? AND timestamp < ? GROUP BY 1",
+                                 arguments: [from, to])
+            }
+        }
+        print(String(format: "  baseline: count(*) GROUP BY event_type     %7.2f s", baseline))
+
+        let aggregates = SQLiteAggregateStore(database: database)
+        var facts: [EventFact] = []
+        let factsSeconds = try await seconds { facts = try await aggregates.facts(onDay: day) }
+        var computed: DayAggregates?
+        let aggregateSeconds = seconds { computed = DayAggregates(day: day, facts: facts) }
+        let replaceSeconds = try await seconds { try await aggregates.replace(computed!) }
+        let activeSeconds = try await seconds { try await aggregates.recomputeActiveUsers(days: [day]) }
+        print(String(format: "  facts query (%d rows)                %7.2f s", facts.count, factsSeconds))
+        print(String(format: "  aggregation in Swift                       %7.2f s", aggregateSeconds))
+        print(String(format: "  replace (one transaction)                  %7.2f s", replaceSeconds))
+        print(String(format: "  active users (SQL)                         %7.2f s", activeSeconds))
+        facts = []
+
+        var report: AggregateRefresher.Report?
+        let total = try await seconds {
+            report = try await AggregateRefresher(store: aggregates).refresh(from: day, to: day.adding(days: 1), now: day)
+        }
+        print(String(format: "  AggregateRefresher, 1 day                  %7.2f s  (%d events, %.0f events/s, %.1f× the baseline)",
+                     total, report!.events, Double(report!.events) / total, total / baseline))
+        if !options.keep && !options.reuse {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: options.path + suffix) }
+        }
+    }
+
+    // MARK: queries
+
+    static func queries(_ options: Options) async throws {
+        let target = options.events ?? 10_000_000
+        let end = Timestamp(iso8601: "2026-11-20T23:59:59Z")!
+        var configuration = DemoTraffic.Configuration(end: end)
+        configuration.days = 30
+        configuration.users = max(10, target / (30 * 16))
+        let traffic = DemoTraffic(configuration: configuration)
+        let from = traffic.startOfDay(0), to = end.startOfDay.adding(days: 1)
+
+        let database: SQLiteDatabase
+        if options.reuse {
+            database = try SQLiteDatabase(path: options.path)
+            print("SQLite queries over 30 days: reusing \(options.path).")
+        } else {
+            database = try await freshDatabase(options.path)
+            let store = SQLiteEventStore(database: database)
+            print("SQLite queries over 30 days: writing demo traffic (\(configuration.users) users, ~\(target) events) to \(options.path)…")
+            var written = 0
+            let writeSeconds = try await seconds {
+                for day in 0..<configuration.days {
+                    let events = traffic.events(forDay: day)
+                    try await write(events, to: store, batch: options.batch)
+                    written += events.count
+                    print("  day \(day + 1)/\(configuration.days): \(written) events written")
+                }
+            }
+            try await database.checkpoint()
+            print(String(format: "  wrote %d events in %.1f s (%.0f events/s)", written, writeSeconds, Double(written) / writeSeconds))
+            let aggregates = SQLiteAggregateStore(database: database)
+            let refreshSeconds = try await seconds {
+                _ = try await AggregateRefresher(store: aggregates).refresh(from: from, to: to, now: end) { done, total in
+                    if done % 5 == 0 || done == total { print("  refreshed \(done)/\(total) days") }
+                }
+            }
+            print(String(format: "  refreshed 30 days in %.1f s", refreshSeconds))
+        }
+        let aggregates = SQLiteAggregateStore(database: database)
+        let raw = try DatabaseQueue(path: options.path)
+        let total = try await raw.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM analytics_events") ?? 0 }
+        print("  \(total) events in the database; times are the median of 5 runs (raw: 1 run)")
+
+        /// The median of five runs of an aggregate query, in ms, and its row count.
+        func timed(_ body: () async throws -> Int) async throws -> (Double, Int) {
+            var times: [Double] = []
+            var rows = 0
+            for _ in 0..<5 {
+                let start = clock.now
+                rows = try await body()
+                times.append((clock.now - start).seconds * 1000)
+            }
+            return (times.sorted()[2], rows)
+        }
+        func rawTimed(_ sql: String) async throws -> (Double, Int) {
+            let start = clock.now
+            let rows = try await raw.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: [from.microsecondsSinceEpoch, to.microsecondsSinceEpoch]).count
+            }
+            return ((clock.now - start).seconds * 1000, rows)
+        }
+        let hour = "timestamp / 3600000000"
+        let day = "timestamp / 86400000000"
+        let range = "timestamp >= ?1 AND timestamp < ?2"
+        let p = "data ->> '$.properties."
+        let cases: [(String, () async throws -> Int, String)] = [
+            ("daily active users (dau, wau, mau)", { try await aggregates.activeUsers(from: from, to: to, service: nil).count },
+             "SELECT \(day), service, count(DISTINCT user_id) FROM analytics_events WHERE \(range) AND user_id IS NOT NULL GROUP BY 1, 2"),
+            ("task stats daily", { try await aggregates.taskStats(from: from, to: to, service: nil).count },
+             "SELECT \(day), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('task_created', 'task_started', 'task_completed', 'task_failed', 'task_cancelled') GROUP BY 1, 2, 3"),
+            ("api latency hourly", { try await aggregates.apiLatency(from: from, to: to, service: nil).count },
+             "SELECT \(hour), service, \(p)method', \(p)route', count(*), max(\(p)duration_ms') FROM analytics_events WHERE \(range) AND event_type = 'api_request' GROUP BY 1, 2, 3, 4"),
+            ("api p50/p95/p99 over 30 days (merged sketches)", { Int(try await aggregates.apiLatencyPercentiles(from: from, to: to).count > 0 ? 1 : 0) },
+             "SELECT \(p)duration_ms' AS d FROM analytics_events WHERE \(range) AND event_type = 'api_request' ORDER BY d"),
+            ("integration health daily", { try await aggregates.integrationHealth(from: from, to: to, provider: nil).count },
+             "SELECT \(day), \(p)provider', event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('integration_connected', 'integration_disconnected', 'integration_used', 'integration_error', 'oauth_flow_started', 'oauth_flow_completed') GROUP BY 1, 2, 3"),
+            ("auth events daily", { try await aggregates.authEvents(from: from, to: to, service: nil).count },
+             "SELECT \(day), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('auth_login_attempt', 'auth_code_verified', 'auth_token_refresh', 'auth_session_validated', 'auth_logout') GROUP BY 1, 2, 3"),
+            ("cocoon activity daily", { try await aggregates.cocoonActivity(from: from, to: to).count },
+             "SELECT \(day), count(*), count(DISTINCT \(p)cocoon_id') FROM analytics_events WHERE \(range) AND event_type LIKE 'cocoon%' GROUP BY 1"),
+            ("errors hourly", { try await aggregates.errors(from: from, to: to, service: nil).count },
+             "SELECT \(hour), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('application_error', 'task_failed', 'integration_error', 'api_request') AND (event_type <> 'api_request' OR \(p)status_code' >= 500) GROUP BY 1, 2, 3"),
+        ]
+        print("  aggregate                                        aggregate (ms, rows)    raw events (ms, rows)   raw/aggregate")
+        for (name, query, rawSQL) in cases {
+            let (ms, rows) = try await timed(query)
+            let (rawMs, rawRows) = try await rawTimed(rawSQL)
+            let padded = name.padding(toLength: 48, withPad: " ", startingAt: 0)
+            print(padded + String(format: " %8.1f ms %6d    %9.1f ms %7d   %7.0f×", ms, rows, rawMs, rawRows, rawMs / ms))
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) / 1e18
+    }
+}
