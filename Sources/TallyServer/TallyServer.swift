@@ -32,7 +32,9 @@ public struct TallyServer: Sendable {
         public var logger = Logger(label: "tally.serve")
         public init() {}
 
-        var dashboardNeedsKey: Bool {
+        /// Whether `/dashboard` asks for a read key: as configured, else unless the
+        /// server listens on a loopback address only.
+        public var dashboardNeedsKey: Bool {
             dashboardRequiresKey ?? !["127.0.0.1", "::1", "localhost"].contains(host)
         }
     }

@@ -37,7 +37,7 @@ public struct FieldRule: Sendable, Hashable {
     }
 
     /// Checks `value`; returns `nil` when it is acceptable, or the failure.
-    func check(_ value: JSONValue) -> (code: EventValidationError.Code, reason: String)? {
+    public func check(_ value: JSONValue) -> (code: EventValidationError.Code, reason: String)? {
         switch kind {
         case .identifier(let maxLength):
             guard case .string(let s) = value else { return wrongType(value) }

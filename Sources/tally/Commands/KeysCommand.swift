@@ -17,15 +17,17 @@ struct KeysCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a key and print it (once).")
         @OptionGroup var options: DatabaseOptions
-        @Option(help: "The service a write key's events are attributed to (letters, digits, '-', '_', '.').")
+        @Option(help: "The service a write key's events are attributed to (lowercase a–z, 0–9, '-', '_', '.').")
         var service: String
         @Option(help: "write, read or admin.")
         var scope: KeyScope
 
+        /// The rule every stored event's service obeys: a key for a service the
+        /// envelope check refuses would have every event it sends rejected.
         func validate() throws {
-            guard !service.isEmpty, service.utf8.count <= 100,
-                  service.utf8.allSatisfy({ $0 == 45 || $0 == 46 || $0 == 95 || ($0 >= 48 && $0 <= 57) || ($0 | 0x20 >= 97 && $0 | 0x20 <= 122) })
-            else { throw ValidationError("--service must be 1–100 letters, digits, '-', '_' or '.', e.g. --service ios-app") }
+            if let failure = FieldRule(.slug(maxLength: 100)).check(.string(service)) {
+                throw ValidationError("--service \(failure.reason), e.g. --service ios-app")
+            }
         }
 
         func run() async throws {

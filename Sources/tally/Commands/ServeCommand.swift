@@ -96,17 +96,17 @@ struct ServeCommand: AsyncParsableCommand {
     /// A fresh database gets one key of each scope, printed once: only hashes are kept.
     static func createFirstKeys(in store: any APIKeyStore, serverAddress: String) async throws {
         guard try await store.keys().isEmpty else { return }
-        var lines: [String] = []
+        var keys: [APIKey] = []
         for (scope, service) in [(KeyScope.write, "default"), (.read, "dashboard"), (.admin, "admin")] {
             let key = APIKey.generate(scope: scope)
             try await store.insert(key.record(service: service))
-            lines.append("  \(scope.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \(key)")
+            keys.append(key)
         }
         print("""
             No API keys yet, so these were created (shown only now; `tally keys create` makes more):
-            \(lines.joined(separator: "\n"))
+            \(keys.map { "  \($0.scope.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \($0)" }.joined(separator: "\n"))
             Send events with the write key, e.g.
-              tally demo --server \(serverAddress) --write-key \(lines[0].split(separator: " ").last!)
+              tally demo --server \(serverAddress) --write-key \(keys[0])
 
             """)
         fflush(nil)
@@ -115,10 +115,7 @@ struct ServeCommand: AsyncParsableCommand {
 
 extension TallyServer.Configuration {
     var dashboardNeedsKeyDescription: String {
-        switch dashboardRequiresKey {
-        case true?: " (read key as the Basic user)"
-        case false?: ""
-        case nil: ["127.0.0.1", "::1", "localhost"].contains(host) ? " (open: this machine only)" : " (read key as the Basic user)"
-        }
+        if dashboardNeedsKey { return " (read key as the Basic user)" }
+        return dashboardRequiresKey == false ? "" : " (open: this machine only)"
     }
 }
