@@ -119,6 +119,7 @@ let package = Package(
                 "Tally", "TallyPostgres",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // `swift run -c release tally-benchmark-aggregates`: SQLite's refresh of one day, and the aggregate queries over 30 days.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresNIO
+import ServiceLifecycle
 import Tally
 import TallyPostgres
 
@@ -10,7 +11,10 @@ import TallyPostgres
 ///
 /// - `psql \copy` of the rows as a file (the baseline of DESIGN.md §8; no dedupe),
 /// - `PostgresEventStore.write`, `unnest` method (the default),
-/// - `PostgresEventStore.write`, COPY into a staging table then `INSERT … ON CONFLICT`.
+/// - `PostgresEventStore.write`, COPY into a staging table then `INSERT … ON CONFLICT`,
+/// - `pipeline`: the whole client path, `AnalyticsClient.submit` → `AnalyticsWorker`
+///   (batches of `--batch`) → `PostgresEventStore`, timed until the worker has
+///   drained and returned (everything committed).
 ///
 /// With `--methods refresh`, instead: the refresh of one day's aggregates (see ``RefreshBenchmark``).
 ///
@@ -24,7 +28,7 @@ struct PostgresBenchmark {
         var events = 200_000
         var batch = 1_000
         var writers = 1
-        var methods: [String] = ["copy-baseline", "unnest", "copy"]
+        var methods: [String] = ["copy-baseline", "unnest", "copy", "pipeline"]
         var keep = false
 
         init(arguments: [String]) throws {
@@ -38,7 +42,7 @@ struct PostgresBenchmark {
                 case "--writers": writers = Int(value) ?? writers
                 case "--methods": methods = value.split(separator: ",").map(String.init)
                 case "--keep-database": keep = value == "yes"
-                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,unnest,copy (or refresh)")
+                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,unnest,copy,pipeline (or refresh)")
                 }
             }
         }
@@ -123,8 +127,10 @@ struct PostgresBenchmark {
                 case "unnest", "copy":
                     let store = PostgresEventStore(database: database, writeMethod: method == "copy" ? .copyStaging : .unnest)
                     seconds = try await write(rows, to: store, batch: options.batch, writers: options.writers, clock: clock)
+                case "pipeline":
+                    seconds = try await pipeline(rows, to: PostgresEventStore(database: database), batch: options.batch, clock: clock)
                 default:
-                    throw Failure("unknown method \(method): use copy-baseline, unnest or copy")
+                    throw Failure("unknown method \(method): use copy-baseline, unnest, copy or pipeline")
                 }
                 let stored = try await PostgresEventStore(database: database).count()
                 guard stored == rows.count else { throw Failure("\(method) stored \(stored) of \(rows.count) events") }
@@ -143,6 +149,7 @@ struct PostgresBenchmark {
             let label = switch method {
             case "copy-baseline": "psql \\copy (baseline)"
             case "unnest": "PostgresEventStore unnest"
+            case "pipeline": "client → worker → PostgreSQL"
             default: "PostgresEventStore COPY+staging"
             }
             print(label.padding(toLength: 34, withPad: " ", startingAt: 0)
@@ -186,6 +193,25 @@ struct PostgresBenchmark {
             try await group.waitForAll()
         }
         return (clock.now - start).seconds
+    }
+
+    /// Pre-stamped events through `submit` (ids and times kept, backpressure when
+    /// the buffer is full) and the worker in a ServiceGroup; the clock stops when
+    /// the worker's graceful drain returns, every event committed.
+    static func pipeline(_ events: [EnrichedEvent], to store: PostgresEventStore, batch: Int, clock: ContinuousClock) async throws -> Double {
+        var configuration = AnalyticsConfiguration(service: "api", sink: store)
+        configuration.batchSize = batch
+        configuration.logger = logger
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        let group = ServiceGroup(configuration: .init(services: [pipeline.worker], gracefulShutdownSignals: [], logger: logger))
+        let start = clock.now
+        let running = Task { try await group.run() }
+        let accepted = await pipeline.client.submit(events)
+        await group.triggerGracefulShutdown()
+        try await running.value
+        let seconds = (clock.now - start).seconds
+        guard accepted == events.count else { throw Failure("the client accepted \(accepted) of \(events.count) events") }
+        return seconds
     }
 
     static func admin(_ server: PostgresPool.Configuration, _ sql: String) async throws {

@@ -73,8 +73,25 @@ private struct DeliveryLoop {
             let draining = buffer.isShuttingDown || Task.isCancelled
             // Full batches whenever they are ready; a partial one when the interval
             // has passed or everything must go.
-            while buffer.count >= configuration.batchSize || ((intervalElapsed || draining) && buffer.count > 0) {
-                await deliver(buffer.take(max: configuration.batchSize), draining: draining)
+            func batchReady() -> Bool {
+                buffer.count >= configuration.batchSize || ((intervalElapsed || draining) && buffer.count > 0)
+            }
+            if batchReady() {
+                // A pipeline two batches deep: while one batch is being written, a
+                // child task takes, validates and encodes the next, so the worker's
+                // CPU work overlaps the sink's I/O. Batches are still delivered one
+                // at a time, in order.
+                var current = StagedBatch(buffer.take(max: configuration.batchSize), configuration: configuration, metrics: metrics)
+                while true {
+                    guard batchReady() else {
+                        await deliver(current, draining: draining)
+                        break
+                    }
+                    let (buffer, configuration, metrics) = (self.buffer, self.configuration, self.metrics)
+                    async let next = StagedBatch(buffer.take(max: configuration.batchSize), configuration: configuration, metrics: metrics)
+                    await deliver(current, draining: draining)
+                    current = await next
+                }
             }
             if intervalElapsed { lastFlush = clock.now }
             if queueMayHoldEntries, !draining || !sinkIsDown, clock.now >= nextProbe {
@@ -99,20 +116,17 @@ private struct DeliveryLoop {
         }
     }
 
-    /// Validates a batch and gets it durable: into the sink, or into the durable
-    /// queue when the sink is down or events are already queued ahead of it.
-    mutating func deliver(_ batch: [EnrichedEvent], draining: Bool) async {
-        let events = validated(batch)
+    /// Gets a staged batch durable: into the sink, or into the durable queue when
+    /// the sink is down or events are already queued ahead of it.
+    mutating func deliver(_ batch: StagedBatch, draining: Bool) async {
+        let events = batch.events
         guard !events.isEmpty else { return }
-        metrics.tracked.increment(by: Int64(batch.count))
-        metrics.batchSize.record(events.count)
-
         if configuration.durableQueue != nil, sinkIsDown || queueMayHoldEntries {
             if await spill(events) { return }
         }
         var attempt = 0
         while true {
-            if await write(events) { return }
+            if await write(batch) { return }
             attempt += 1
             // Shutdown may begin while a batch is being retried: from then on the
             // shorter shutdown budget applies, so `run()` always returns.
@@ -137,17 +151,17 @@ private struct DeliveryLoop {
     }
 
     /// Writes to the sink once. Returns whether it succeeded.
-    mutating func write(_ events: [EnrichedEvent]) async -> Bool {
+    mutating func write(_ batch: StagedBatch) async -> Bool {
         let start = clock.now
         do {
-            try await configuration.sink.write(events)
+            try await batch.write()
             let elapsed = (clock.now - start).components
             metrics.writeLatency.recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
-            metrics.written.increment(by: Int64(events.count))
-            configuration.onDurable?(events.map(\.eventID))
+            metrics.written.increment(by: Int64(batch.events.count))
+            configuration.onDurable?(batch.events.map(\.eventID))
             return true
         } catch {
-            logger.warning("analytics: sink write of \(events.count) events failed: \(error)")
+            logger.warning("analytics: sink write of \(batch.events.count) events failed: \(error)")
             return false
         }
     }
@@ -209,8 +223,47 @@ private struct DeliveryLoop {
         }
     }
 
+    mutating func reportCounters() {
+        let counters = buffer.counters
+        metrics.droppedBufferFull.increment(by: Int64(counters.droppedFull - reportedCounters.droppedFull))
+        metrics.droppedAfterShutdown.increment(by: Int64(counters.droppedAfterShutdown - reportedCounters.droppedAfterShutdown))
+        metrics.bufferDepth.record(buffer.count)
+        reportedCounters = counters
+    }
+}
+
+/// A batch taken from the buffer, validated, and encoded for the sink when the
+/// sink can encode ahead (``PreparedWriteSink``): what is left is the write.
+struct StagedBatch: Sendable {
+    /// The batch's valid events, in buffer order.
+    let events: [EnrichedEvent]
+    /// Writes them; may be called again after a failure.
+    let write: @Sendable () async throws -> Void
+
+    init(_ batch: [EnrichedEvent], configuration: AnalyticsConfiguration, metrics: PipelineMetrics) {
+        metrics.tracked.increment(by: Int64(batch.count))
+        let events = Self.validated(batch, configuration: configuration, metrics: metrics)
+        self.events = events
+        guard !events.isEmpty else {
+            write = {}
+            return
+        }
+        metrics.batchSize.record(events.count)
+        let sink = configuration.sink
+        if let preparing = sink as? any PreparedWriteSink {
+            write = Self.preparedWrite(events, to: preparing)
+        } else {
+            write = { try await sink.write(events) }
+        }
+    }
+
+    private static func preparedWrite<Sink: PreparedWriteSink>(_ events: [EnrichedEvent], to sink: Sink) -> @Sendable () async throws -> Void {
+        let prepared = sink.prepare(events)
+        return { _ = try await sink.write(prepared: [prepared]) }
+    }
+
     /// Events that pass validation; the rest are counted and reported.
-    func validated(_ batch: [EnrichedEvent]) -> [EnrichedEvent] {
+    private static func validated(_ batch: [EnrichedEvent], configuration: AnalyticsConfiguration, metrics: PipelineMetrics) -> [EnrichedEvent] {
         var valid: [EnrichedEvent] = []
         valid.reserveCapacity(batch.count)
         for event in batch {
@@ -224,13 +277,5 @@ private struct DeliveryLoop {
             }
         }
         return valid
-    }
-
-    mutating func reportCounters() {
-        let counters = buffer.counters
-        metrics.droppedBufferFull.increment(by: Int64(counters.droppedFull - reportedCounters.droppedFull))
-        metrics.droppedAfterShutdown.increment(by: Int64(counters.droppedAfterShutdown - reportedCounters.droppedAfterShutdown))
-        metrics.bufferDepth.record(buffer.count)
-        reportedCounters = counters
     }
 }

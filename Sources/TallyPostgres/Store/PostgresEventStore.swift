@@ -17,7 +17,7 @@ import Tally
 ///     let inserted = try await store.write(batch)
 /// }
 /// ```
-public struct PostgresEventStore: EventStore {
+public struct PostgresEventStore: EventStore, PreparedWriteSink {
     public let database: PostgresPool
     /// How batches are written. Defaults to ``WriteMethod/unnest``.
     public var writeMethod: WriteMethod
@@ -62,16 +62,49 @@ public struct PostgresEventStore: EventStore {
     public func write(_ events: [EnrichedEvent]) async throws -> Int {
         guard !events.isEmpty else { return 0 }
         if writeMethod == .copyStaging { return try await writeViaCopy(events) }
-        let query = Self.insertQuery(events)
+        return try await write(prepared: [prepare(events)])[0]
+    }
+
+    /// A batch encoded as the insert's nine array parameters, ready to send.
+    public struct PreparedBatch: Sendable {
+        let query: PostgresQuery
+        let isEmpty: Bool
+    }
+
+    /// Encodes the batch (the CPU half of a write) without touching the server,
+    /// so a caller can encode the next batch while this one is being written.
+    public func prepare(_ events: [EnrichedEvent]) -> PreparedBatch {
+        PreparedBatch(query: Self.insertQuery(events), isEmpty: events.isEmpty)
+    }
+
+    /// One batch is one statement; several are one statement each in one transaction.
+    public func write(prepared batches: [PreparedBatch]) async throws -> [Int] {
         var attempt = 0
         while true {
             do {
-                return try await database.query(query) { row in Int(try row.decode(Int64.self)) }.first ?? 0
+                if batches.count == 1 {
+                    return [try await insertedCount(batches[0])]
+                }
+                let logger = database.logger
+                return try await database.withTransaction { connection in
+                    var counts: [Int] = []
+                    for batch in batches {
+                        counts.append(batch.isEmpty ? 0 : try await connection.rows(batch.query, logger: logger) { row in
+                            Int(try row.decode(Int64.self))
+                        }.first ?? 0)
+                    }
+                    return counts
+                }
             } catch let error as PostgresStoreError where Self.retriedStates.contains(error.sqlState ?? "") && attempt < 3 {
                 // The server rolled the statement back, so sending it again is safe.
                 attempt += 1
             }
         }
+    }
+
+    private func insertedCount(_ batch: PreparedBatch) async throws -> Int {
+        guard !batch.isEmpty else { return 0 }
+        return try await database.query(batch.query) { row in Int(try row.decode(Int64.self)) }.first ?? 0
     }
 
     /// 40P01: a deadlock with a writer whose batch was not in time order.
