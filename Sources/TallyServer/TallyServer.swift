@@ -89,7 +89,8 @@ public struct TallyServer: Sendable {
                      metrics: metrics, limits: configuration.limits, policy: configuration.piiPolicy).register(on: router)
         MetricsRoutes(access: access, aggregates: backend.aggregates).register(on: router)
         EventRoutes(access: access, events: backend.events).register(on: router)
-        PrivacyRoutes(access: access, events: backend.events, refresher: refresher).register(on: router)
+        PrivacyRoutes(access: access, events: backend.events, spill: spill, client: pipeline.client, refresher: refresher)
+            .register(on: router)
         DashboardRoutes(access: access, aggregates: backend.aggregates, storeDescription: backend.description,
                         requiresKey: configuration.dashboardNeedsKey).register(on: router)
         OperationsRoutes(backend: backend, metrics: metrics).register(on: router)

@@ -59,6 +59,43 @@ struct PrivacyTests {
         }
     }
 
+    @Test("an erase also removes the user's events still waiting in the spill queue, so the replay never writes them back")
+    func eraseReachesTheSpillQueue() async throws {
+        let failure = FailureSwitch()
+        try await ServerHarness.with(failure: failure) { harness in
+            let write = try await harness.makeKey(.write, service: "billing")
+            let admin = try await harness.makeKey(.admin)
+            let time = Timestamp.now().adding(microseconds: -3_000_000)
+            let messages = (0..<5).map { i in
+                Messages.track("invoice_sent", properties: ["invoice": .string("inv_\(i)")],
+                               userId: i < 3 ? "u_leaving" : "u_staying", at: time.adding(microseconds: Int64(i)))
+            }
+            try await harness.live { client in
+                // The store is down: the batch is acknowledged from the spill queue.
+                failure.set(true)
+                let accepted = try await client.send(.post, "/v1/batch", key: write, json: Messages.batch(messages))
+                #expect(try accepted.json()["queued"] == 5)
+                #expect(try await harness.spill.count() == 5)
+
+                let erase = try await client.send(.delete, "/v1/users/u_leaving", key: admin)
+                #expect(erase.status == .ok, "\(erase.text)")
+                #expect(try erase.json()["deleted_queued_events"] == 3)
+                #expect(try erase.json()["deleted_events"] == 0)
+                #expect(try await harness.spill.count() == 2)
+
+                failure.set(false)
+                let replayed = try await eventually(timeout: .seconds(60)) {
+                    let queued = try await harness.spill.count()
+                    let stored = try await harness.store.count()
+                    return queued == 0 && stored == 2
+                }
+                #expect(replayed, "the worker replayed what was left in the spill queue")
+            }
+            let stored = try await harness.storedEvents()
+            #expect(stored.compactMap(\.userID) == ["u_staying", "u_staying"])
+        }
+    }
+
     @Test("a read key (or a write key) cannot erase or read a user's data: 403, and nothing is deleted")
     func onlyAdminKeys() async throws {
         try await ServerHarness.with { harness in

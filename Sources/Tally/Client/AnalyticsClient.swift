@@ -22,9 +22,11 @@ public final class AnalyticsClient: Sendable {
     private let policy: PIIPolicy
     private let onInvalidEvent: (@Sendable (EventValidationError) -> Void)?
     private let rejectedCount = Atomic<Int>(0)
+    private let replayLock: AsyncLock
 
-    init(configuration: AnalyticsConfiguration, buffer: EventBuffer) {
+    init(configuration: AnalyticsConfiguration, buffer: EventBuffer, replayLock: AsyncLock) {
         self.buffer = buffer
+        self.replayLock = replayLock
         self.enabled = Atomic(configuration.isEnabled)
         self.service = configuration.service
         self.context = configuration.context
@@ -113,6 +115,13 @@ public final class AnalyticsClient: Sendable {
         buffer.noteQueuedElsewhere()
     }
 
+    /// Runs `body` while the worker is not replaying: no batch is between being
+    /// read from the durable queue and removed from it. A privacy erase runs here,
+    /// so a replay cannot write the erased user's queued events back afterwards.
+    public func withReplayPaused<Result: Sendable>(_ body: () async throws -> Result) async rethrows -> Result {
+        try await replayLock.withLock(body)
+    }
+
     /// What happened to tracked events so far, on the caller's side.
     public var statistics: Statistics {
         let counters = buffer.counters
@@ -146,7 +155,10 @@ public struct AnalyticsPipeline: Sendable {
     public init(configuration: AnalyticsConfiguration) {
         let buffer = EventBuffer(capacity: configuration.bufferCapacity, batchSize: configuration.batchSize,
                                  overflowPolicy: configuration.overflowPolicy)
-        client = AnalyticsClient(configuration: configuration, buffer: buffer)
-        worker = AnalyticsWorker(configuration: configuration, buffer: buffer)
+        // Held by the worker around each replayed batch, by callers of
+        // `withReplayPaused` (a privacy erase) around their work.
+        let replayLock = AsyncLock()
+        client = AnalyticsClient(configuration: configuration, buffer: buffer, replayLock: replayLock)
+        worker = AnalyticsWorker(configuration: configuration, buffer: buffer, replayLock: replayLock)
     }
 }

@@ -12,6 +12,10 @@ public protocol DurableQueue: Sendable {
     func recordFailedAttempt(_ ids: [Int64], error: String) async throws
     /// How many entries are queued.
     func count() async throws -> Int
+    /// Removes every entry whose user id or anonymous id is `userID` (a privacy
+    /// erase); returns how many. Hold ``AnalyticsClient/withReplayPaused(_:)``
+    /// around it so a replay in flight cannot write them back to the store.
+    func removeEvents(ofUser userID: String) async throws -> Int
 }
 
 /// One entry of a ``DurableQueue``.

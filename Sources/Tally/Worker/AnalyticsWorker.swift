@@ -15,15 +15,17 @@ public final class AnalyticsWorker: Service, Sendable {
     private let configuration: AnalyticsConfiguration
     private let buffer: EventBuffer
     private let metrics: PipelineMetrics
+    private let replayLock: AsyncLock
 
-    init(configuration: AnalyticsConfiguration, buffer: EventBuffer) {
+    init(configuration: AnalyticsConfiguration, buffer: EventBuffer, replayLock: AsyncLock) {
         self.configuration = configuration
         self.buffer = buffer
+        self.replayLock = replayLock
         self.metrics = PipelineMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
     }
 
     public func run() async throws {
-        var loop = DeliveryLoop(configuration: configuration, buffer: buffer, metrics: metrics)
+        var loop = DeliveryLoop(configuration: configuration, buffer: buffer, metrics: metrics, replayLock: replayLock)
         await withGracefulShutdownHandler {
             await loop.run()
         } onGracefulShutdown: { [buffer] in
@@ -37,6 +39,7 @@ private struct DeliveryLoop {
     let configuration: AnalyticsConfiguration
     let buffer: EventBuffer
     let metrics: PipelineMetrics
+    let replayLock: AsyncLock
     var logger: Logger { configuration.logger }
     let clock = ContinuousClock()
     var random = SystemRandomNumberGenerator()
@@ -47,10 +50,11 @@ private struct DeliveryLoop {
     var queueMayHoldEntries: Bool
     var reportedCounters = EventBuffer.Counters()
 
-    init(configuration: AnalyticsConfiguration, buffer: EventBuffer, metrics: PipelineMetrics) {
+    init(configuration: AnalyticsConfiguration, buffer: EventBuffer, metrics: PipelineMetrics, replayLock: AsyncLock) {
         self.configuration = configuration
         self.buffer = buffer
         self.metrics = metrics
+        self.replayLock = replayLock
         self.nextProbe = clock.now
         // A previous run may have left spilled events: replay them first.
         self.queueMayHoldEntries = configuration.durableQueue != nil
@@ -187,6 +191,9 @@ private struct DeliveryLoop {
     mutating func replayQueue(draining: Bool) async {
         guard let queue = configuration.durableQueue else { return }
         while true {
+            // From peek to remove, a privacy erase waits (``AnalyticsClient/withReplayPaused(_:)``).
+            await replayLock.lock()
+            defer { replayLock.unlock() }
             let entries: [QueuedEvent]
             do {
                 entries = try await queue.peek(limit: configuration.batchSize)

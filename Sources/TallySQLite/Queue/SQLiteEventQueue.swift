@@ -69,6 +69,13 @@ public struct SQLiteEventQueue: DurableQueue {
         }
     }
 
+    public func removeEvents(ofUser userID: String) async throws -> Int {
+        try await database.write { db in
+            try db.execute(sql: "DELETE FROM analytics_queue WHERE user_id = ? OR anonymous_id = ?", arguments: [userID, userID])
+            return db.changesCount
+        }
+    }
+
     public func count() async throws -> Int {
         try await database.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM analytics_queue") ?? 0 }
     }

@@ -265,7 +265,7 @@ paths:
       summary: Erase a user (admin key). Deletes every raw event with this user_id or anonymous_id and recomputes the aggregates of the days they touched.
       parameters: [{name: id, in: path, required: true, schema: {type: string}}]
       responses:
-        "200": {description: "deleted_events and days_recomputed", content: {application/json: {schema: {type: object}}}}
+        "200": {description: "deleted_events (stored), deleted_queued_events (still in the spill queue) and days_recomputed", content: {application/json: {schema: {type: object}}}}
         "403": {$ref: "#/components/responses/Error"}
   /v1/users/{id}/events:
     get:
