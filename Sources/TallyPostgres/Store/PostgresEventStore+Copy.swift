@@ -68,7 +68,7 @@ extension PostgresEventStore {
         }
         buffer.writeInteger(UInt8(ascii: "\t"))
         var json: [UInt8] = []
-        JSONValue.object(event.data).serialize(into: &json)
+        event.serializeData(into: &json)
         appendEscaped(json, to: &buffer)
         buffer.writeInteger(UInt8(ascii: "\n"))
     }

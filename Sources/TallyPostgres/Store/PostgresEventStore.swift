@@ -114,8 +114,9 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
 
     /// The batch as nine array parameters, in (timestamp, event_id) order.
     static func insertQuery(_ events: [EnrichedEvent]) -> PostgresQuery {
-        let sorted = events.sorted { ($0.timestamp, $0.eventID) < ($1.timestamp, $1.eventID) }
-        let n = sorted.count
+        // Positions sorted rather than the events: no copies of the (large) events.
+        let order = events.indices.sorted { (events[$0].timestamp, events[$0].eventID) < (events[$1].timestamp, events[$1].eventID) }
+        let n = events.count
         var ids = ArrayColumn<UUIDElement>(capacity: n * 20)
         var timestamps = ArrayColumn<TimestampElement>(capacity: n * 12)
         var receivedAts = ArrayColumn<TimestampElement>(capacity: n * 12)
@@ -127,7 +128,8 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
         var data = ArrayColumn<JSONBElement>(capacity: n * 400)
         var json: [UInt8] = []
         json.reserveCapacity(1_024)
-        for event in sorted {
+        for index in order {
+            let event = events[index]
             ids.append(event.eventID)
             timestamps.append(event.timestamp)
             receivedAts.append(event.receivedAt)
@@ -137,7 +139,7 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
             anonymous.append(event.anonymousID)
             sessions.append(event.sessionID)
             json.removeAll(keepingCapacity: true)
-            JSONValue.object(event.data).serialize(into: &json)
+            event.serializeData(into: &json)
             data.append(json: json)
         }
         var binds = PostgresBindings(capacity: 9)
