@@ -10,7 +10,9 @@ import TallyPostgres
 /// and prints rows/s and the ratio to the baseline:
 ///
 /// - `psql \copy` of the rows as a file (the baseline of DESIGN.md §8; no dedupe),
-/// - `PostgresEventStore.write`, `unnest` method (the default),
+/// - `PostgresEventStore.write`, `optimistic-copy` method (the default: COPY, and
+///   `unnest` for a batch that meets a duplicate),
+/// - `PostgresEventStore.write`, `unnest` method,
 /// - `PostgresEventStore.write`, COPY into a staging table then `INSERT … ON CONFLICT`,
 /// - `pipeline`: the whole client path, `AnalyticsClient.submit` → `AnalyticsWorker`
 ///   (batches of `--batch`) → `PostgresEventStore`, timed until the worker has
@@ -28,7 +30,7 @@ struct PostgresBenchmark {
         var events = 200_000
         var batch = 1_000
         var writers = 1
-        var methods: [String] = ["copy-baseline", "unnest", "copy", "pipeline"]
+        var methods: [String] = ["copy-baseline", "optimistic-copy", "unnest", "copy", "pipeline"]
         var keep = false
 
         init(arguments: [String]) throws {
@@ -42,7 +44,7 @@ struct PostgresBenchmark {
                 case "--writers": writers = Int(value) ?? writers
                 case "--methods": methods = value.split(separator: ",").map(String.init)
                 case "--keep-database": keep = value == "yes"
-                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,unnest,copy,pipeline (or refresh)")
+                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,optimistic-copy,unnest,copy,pipeline (or refresh)")
                 }
             }
         }
@@ -124,13 +126,18 @@ struct PostgresBenchmark {
                 switch method {
                 case "copy-baseline":
                     seconds = try copyBaseline(rows, url: target, clock: clock)
-                case "unnest", "copy":
-                    let store = PostgresEventStore(database: database, writeMethod: method == "copy" ? .copyStaging : .unnest)
+                case "unnest", "copy", "optimistic-copy":
+                    let writeMethod: PostgresEventStore.WriteMethod = switch method {
+                    case "copy": .copyStaging
+                    case "unnest": .unnest
+                    default: .optimisticCopy
+                    }
+                    let store = PostgresEventStore(database: database, writeMethod: writeMethod)
                     seconds = try await write(rows, to: store, batch: options.batch, writers: options.writers, clock: clock)
                 case "pipeline":
                     seconds = try await pipeline(rows, to: PostgresEventStore(database: database), batch: options.batch, clock: clock)
                 default:
-                    throw Failure("unknown method \(method): use copy-baseline, unnest, copy or pipeline")
+                    throw Failure("unknown method \(method): use copy-baseline, optimistic-copy, unnest, copy or pipeline")
                 }
                 let stored = try await PostgresEventStore(database: database).count()
                 guard stored == rows.count else { throw Failure("\(method) stored \(stored) of \(rows.count) events") }
@@ -149,6 +156,7 @@ struct PostgresBenchmark {
             let label = switch method {
             case "copy-baseline": "psql \\copy (baseline)"
             case "unnest": "PostgresEventStore unnest"
+            case "optimistic-copy": "PostgresEventStore COPY (default)"
             case "pipeline": "client → worker → PostgreSQL"
             default: "PostgresEventStore COPY+staging"
             }

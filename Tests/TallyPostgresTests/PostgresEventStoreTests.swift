@@ -29,6 +29,30 @@ struct PostgresEventStoreTests {
         }
     }
 
+    @Test("the default COPY meets a stored event: the batch is rolled back and sent again skipping duplicates, counted per batch")
+    func optimisticCopyFallsBack() async throws {
+        try await TestPostgres.withMigratedDatabase { database async throws in
+            let store = PostgresEventStore(database: database)
+            #expect(store.writeMethod == .optimisticCopy)
+            let events = CatalogueExamples.enrichedAll(startingAt: Self.start)
+            let half = events.count / 2
+            #expect(try await store.write(Array(events[..<half])) == half)
+            // A re-sent batch that overlaps what is stored: only the new half is added.
+            #expect(try await store.write(events) == events.count - half)
+            #expect(try await store.count() == events.count)
+
+            // A group of batches (the server's group commit): the second repeats one
+            // stored event and one of the first batch; counts stay per batch.
+            let later = CatalogueExamples.enrichedAll(startingAt: Self.start.adding(days: 1))
+            let first = Array(later[..<3])
+            let second = Array(later[3..<6]) + [events[0], later[0]]
+            #expect(try await store.write(prepared: [store.prepare(first), store.prepare(second)]) == [3, 3])
+            #expect(try await store.count() == events.count + 6)
+            let days = try await database.query("SELECT day::text FROM analytics_dirty_days ORDER BY day") { row in try row.decode(String.self) }
+            #expect(days == ["2026-11-01", "2026-11-02"])
+        }
+    }
+
     @Test("times keep every microsecond, before and after 2000-01-01")
     func exactTimes() async throws {
         try await TestPostgres.withMigratedDatabase { database async throws in

@@ -19,10 +19,10 @@ import Tally
 /// ```
 public struct PostgresEventStore: EventStore, PreparedWriteSink {
     public let database: PostgresPool
-    /// How batches are written. Defaults to ``WriteMethod/unnest``.
+    /// How batches are written. Defaults to ``WriteMethod/optimisticCopy``.
     public var writeMethod: WriteMethod
 
-    public init(database: PostgresPool, writeMethod: WriteMethod = .unnest) {
+    public init(database: PostgresPool, writeMethod: WriteMethod = .optimisticCopy) {
         self.database = database
         self.writeMethod = writeMethod
     }
@@ -65,46 +65,96 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
         return try await write(prepared: [prepare(events)])[0]
     }
 
-    /// A batch encoded as the insert's nine array parameters, ready to send.
+    /// A batch encoded for its write method, ready to send.
     public struct PreparedBatch: Sendable {
-        let query: PostgresQuery
-        let isEmpty: Bool
+        let events: [EnrichedEvent]
+        /// `.unnest`: the insert with its nine array parameters.
+        let statement: PostgresQuery?
+        /// `.optimisticCopy`: the rows as COPY text, in (timestamp, event_id) order.
+        let copyText: ByteBuffer?
     }
 
     /// Encodes the batch (the CPU half of a write) without touching the server,
     /// so a caller can encode the next batch while this one is being written.
     public func prepare(_ events: [EnrichedEvent]) -> PreparedBatch {
-        PreparedBatch(query: Self.insertQuery(events), isEmpty: events.isEmpty)
+        switch writeMethod {
+        case .unnest: PreparedBatch(events: events, statement: Self.insertQuery(events), copyText: nil)
+        case .optimisticCopy: PreparedBatch(events: events, statement: nil, copyText: Self.copyText(events))
+        case .copyStaging: PreparedBatch(events: events, statement: nil, copyText: nil)
+        }
     }
 
-    /// One batch is one statement; several are one statement each in one transaction.
+    /// Writes the batches in one transaction (a single `.unnest` batch: one statement).
     public func write(prepared batches: [PreparedBatch]) async throws -> [Int] {
         var attempt = 0
         while true {
             do {
-                if batches.count == 1 {
-                    return [try await insertedCount(batches[0])]
-                }
-                let logger = database.logger
-                return try await database.withTransaction { connection in
-                    var counts: [Int] = []
-                    for batch in batches {
-                        counts.append(batch.isEmpty ? 0 : try await connection.rows(batch.query, logger: logger) { row in
-                            Int(try row.decode(Int64.self))
-                        }.first ?? 0)
+                switch writeMethod {
+                case .unnest:
+                    return try await insert(batches)
+                case .optimisticCopy:
+                    do {
+                        return try await copy(batches)
+                    } catch let error as PostgresStoreError where error.sqlState == "23505" {
+                        // An event of the group is stored already (a re-sent batch): the
+                        // COPY was rolled back whole; the statement that skips duplicates
+                        // stores the rest.
+                        return try await insert(batches.map { PreparedBatch(events: $0.events, statement: Self.insertQuery($0.events), copyText: nil) })
                     }
+                case .copyStaging:
+                    var counts: [Int] = []
+                    for batch in batches { counts.append(try await writeViaCopy(batch.events)) }
                     return counts
                 }
             } catch let error as PostgresStoreError where Self.retriedStates.contains(error.sqlState ?? "") && attempt < 3 {
-                // The server rolled the statement back, so sending it again is safe.
+                // The server rolled the transaction back, so sending it again is safe.
                 attempt += 1
             }
         }
     }
 
-    private func insertedCount(_ batch: PreparedBatch) async throws -> Int {
-        guard !batch.isEmpty else { return 0 }
-        return try await database.query(batch.query) { row in Int(try row.decode(Int64.self)) }.first ?? 0
+    /// The `unnest` statements: each returns how many of its rows were new.
+    private func insert(_ batches: [PreparedBatch]) async throws -> [Int] {
+        let statements = batches.map { $0.events.isEmpty ? nil : $0.statement ?? Self.insertQuery($0.events) }
+        if statements.count == 1 {
+            guard let statement = statements[0] else { return [0] }
+            return [try await database.query(statement) { row in Int(try row.decode(Int64.self)) }.first ?? 0]
+        }
+        let logger = database.logger
+        return try await database.withTransaction { connection in
+            var counts: [Int] = []
+            for statement in statements {
+                guard let statement else { counts.append(0); continue }
+                counts.append(try await connection.rows(statement, logger: logger) { row in Int(try row.decode(Int64.self)) }.first ?? 0)
+            }
+            return counts
+        }
+    }
+
+    /// COPY straight into `analytics_events`, the days marked dirty, one
+    /// transaction. Any duplicate fails it whole (unique violation, 23505).
+    private func copy(_ batches: [PreparedBatch]) async throws -> [Int] {
+        var days = Set<Int64>()
+        for batch in batches {
+            for event in batch.events { days.insert(event.timestamp.startOfDay.microsecondsSinceEpoch) }
+        }
+        guard !days.isEmpty else { return batches.map { _ in 0 } }
+        var dayColumn = ArrayColumn<TimestampElement>(capacity: days.count * 12)
+        for day in days.sorted() { dayColumn.append(Timestamp(microsecondsSinceEpoch: day)) }
+        var binds = PostgresBindings(capacity: 1)
+        binds.append(dayColumn)
+        let markDirty = PostgresQuery(unsafeSQL: Self.markDirtySQL("SELECT unnest($1::timestamptz[])"), binds: binds)
+        let logger = database.logger
+        return try await database.withTransaction { connection in
+            for batch in batches where !batch.events.isEmpty {
+                let text = batch.copyText ?? Self.copyText(batch.events)
+                try await connection.copyFrom(table: "analytics_events", columns: Self.columns, logger: logger) { writer in
+                    try await writer.write(text)
+                }
+            }
+            try await connection.exec(markDirty, logger: logger)
+            return batches.map(\.events.count)
+        }
     }
 
     /// 40P01: a deadlock with a writer whose batch was not in time order.
