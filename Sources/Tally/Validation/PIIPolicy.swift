@@ -57,7 +57,11 @@ public struct PIIPolicy: Sendable, Hashable {
         // versions, short text) before any detailed check runs: every detector
         // below needs a feature this scan counts.
         var at = false, dots = 0, colons = 0, spaces = 0, digits = 0, plus = false, phoneShaped = true, delimiters = false
+        // The first four bytes, little-endian, for the token-prefix check.
+        var head: UInt32 = 0, length = 0
         for byte in value.utf8 {
+            if length < 4 { head |= UInt32(byte) << (8 * UInt32(length)) }
+            length += 1
             switch byte {
             case UInt8(ascii: "@"): at = true; phoneShaped = false
             case UInt8(ascii: "."): dots += 1
@@ -74,8 +78,7 @@ public struct PIIPolicy: Sendable, Hashable {
         let mayBeEmail = at && dots > 0
         let mayBeIP = (dots >= 3 && digits >= 4) || colons >= 2
         let mayBePhone = (phoneShaped && digits >= 7 && (plus || digits == 10 || digits == 11)) || (plus && digits >= 8)
-        let mayBeToken = spaces > 0 || delimiters || value.utf8.starts(with: "eyJ".utf8)
-            || Self.tokenPrefixes.contains { value.utf8.starts(with: $0.utf8) }
+        let mayBeToken = spaces > 0 || delimiters || Self.hasTokenPrefix(value, head: head, length: length)
         if !mayBeEmail, !mayBeIP, !mayBePhone, !mayBeToken { return nil }
         let bytes = Array(value.utf8)
         if kinds.contains(.email), Self.containsEmail(bytes) { return .email }
@@ -201,6 +204,36 @@ public struct PIIPolicy: Sendable, Hashable {
         "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "sk_live_", "sk_test_", "rk_live_",
         "xoxb-", "xoxp-", "xoxa-", "xoxs-", "AKIA", "ASIA", "AIza", "sk-",
     ]
+
+    /// A prefix's first (up to) four bytes as an integer and a mask, so most
+    /// values are ruled out by a few integer compares: this check runs on every
+    /// string of every event.
+    private struct Prefix: Sendable {
+        let bytes: [UInt8]
+        let head: UInt32
+        let mask: UInt32
+
+        init(_ text: String) {
+            bytes = Array(text.utf8)
+            var head: UInt32 = 0, mask: UInt32 = 0
+            for (index, byte) in bytes.prefix(4).enumerated() {
+                head |= UInt32(byte) << (8 * UInt32(index))
+                mask |= 0xFF << (8 * UInt32(index))
+            }
+            self.head = head
+            self.mask = mask
+        }
+    }
+
+    /// The token prefixes, and `eyJ` (a JWT's `{"`).
+    private static let prefixTable = (tokenPrefixes + ["eyJ"]).map(Prefix.init)
+
+    private static func hasTokenPrefix(_ value: String, head: UInt32, length: Int) -> Bool {
+        for prefix in prefixTable where head & prefix.mask == prefix.head && length >= prefix.bytes.count {
+            if prefix.bytes.count <= 4 || value.utf8.starts(with: prefix.bytes) { return true }
+        }
+        return false
+    }
 
     private static func looksLikeToken(_ s: String, _ b: [UInt8]) -> Bool {
         // "Bearer <credential>" / "Basic <credential>": the scheme followed by a long
