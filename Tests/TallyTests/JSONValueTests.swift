@@ -67,6 +67,11 @@ struct JSONValueTests {
         #expect(parsed == value)
         #expect(try JSONValue.parse(Array(text.utf8)) == value)
         #expect(parsed.serialized() == text)
+        // Unsorted (for jsonb): other key order maybe, the same value.
+        var unsorted: [UInt8] = []
+        value.serialize(into: &unsorted, sortedKeys: false)
+        #expect(try JSONValue.parse(unsorted) == value)
+        #expect(unsorted.count == text.utf8.count)
     }
 
     @Test func roundTripKeepsIntsAndDoublesApart() throws {

@@ -69,6 +69,14 @@ struct TimestampTests {
         #expect(time.iso8601.utf8.count == 27)
     }
 
+    @Test("iso8601 writes every field at its fixed width")
+    func formatsAtFixedWidth() {
+        #expect(Timestamp(microsecondsSinceEpoch: 1_483_228_799_000_001).iso8601 == "2016-12-31T23:59:59.000001Z")
+        #expect(Timestamp(microsecondsSinceEpoch: 0).iso8601 == "1970-01-01T00:00:00.000000Z")
+        #expect(Timestamp(microsecondsSinceEpoch: -62_135_596_800_000_000).iso8601 == "0001-01-01T00:00:00.000000Z")
+        #expect(Timestamp(microsecondsSinceEpoch: 253_402_300_799_999_999).iso8601 == "9999-12-31T23:59:59.999999Z")
+    }
+
     static let invalid: [String] = [
         "",
         "2026",

@@ -48,8 +48,10 @@ public struct EnrichedEvent: Sendable, Hashable {
     public var properties: JSONObject { payload.properties }
 
     /// The `data` column as JSON text, the same bytes as serializing ``data``, with
-    /// the (shared) context serialized once rather than per event.
-    public func serializeData(into bytes: inout [UInt8]) {
+    /// the (shared) context serialized once rather than per event. With
+    /// `sortedKeys: false` the properties' keys come in dictionary order, for
+    /// stores that parse the text into their own form (see ``JSONValue/serialize(into:sortedKeys:)``).
+    public func serializeData(into bytes: inout [UInt8], sortedKeys: Bool = true) {
         let context = self.context.serializedJSON
         // Keys in sorted order, as JSONValue writes them: "context" < "properties".
         if context.count > 2 {
@@ -59,7 +61,7 @@ public struct EnrichedEvent: Sendable, Hashable {
         } else {
             bytes.append(contentsOf: #"{"properties":"#.utf8)
         }
-        JSONValue.object(properties).serialize(into: &bytes)
+        JSONValue.object(properties).serialize(into: &bytes, sortedKeys: sortedKeys)
         bytes.append(UInt8(ascii: "}"))
     }
 

@@ -55,8 +55,30 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// ISO-8601 in UTC with microseconds, e.g. `2026-11-23T13:08:17.123456Z`.
     public var iso8601: String {
         let (y, mo, d, h, mi, s, us) = components
-        return pad(y, 4) + "-" + pad(mo, 2) + "-" + pad(d, 2) + "T" + pad(h, 2) + ":" + pad(mi, 2) + ":" + pad(s, 2)
-            + "." + pad(us, 6) + "Z"
+        guard (0...9999).contains(y) else {
+            return pad(y, 4) + "-" + pad(mo, 2) + "-" + pad(d, 2) + "T" + pad(h, 2) + ":" + pad(mi, 2) + ":" + pad(s, 2)
+                + "." + pad(us, 6) + "Z"
+        }
+        // Every field has a fixed width: write the 27 bytes in place (this runs
+        // for every exported row and every row COPY sends to PostgreSQL).
+        return String(unsafeUninitializedCapacity: 27) { buffer in
+            var index = 0
+            func put(_ value: Int, _ width: Int) {
+                var value = value
+                for position in stride(from: index + width - 1, through: index, by: -1) {
+                    buffer[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                    value /= 10
+                }
+                index += width
+            }
+            func put(_ byte: Unicode.Scalar) {
+                buffer[index] = UInt8(ascii: byte)
+                index += 1
+            }
+            put(y, 4); put("-"); put(mo, 2); put("-"); put(d, 2); put("T")
+            put(h, 2); put(":"); put(mi, 2); put(":"); put(s, 2); put("."); put(us, 6); put("Z")
+            return index
+        }
     }
 
     public var description: String { iso8601 }

@@ -21,8 +21,13 @@ extension JSONValue {
     /// A ``double(_:)`` that is NaN or infinite, which a `JSONValue` should never hold,
     /// is written as `null` so that the output stays valid JSON.
     ///
-    /// - Parameter bytes: The buffer to append to; its contents are kept.
-    public func serialize(into bytes: inout [UInt8]) {
+    /// - Parameters:
+    ///   - bytes: The buffer to append to; its contents are kept.
+    ///   - sortedKeys: Whether object keys are written in sorted order (the default,
+    ///     so equal values give equal text). Where the text is parsed again by a
+    ///     reader that orders keys itself (PostgreSQL's `jsonb`), skipping the sort
+    ///     saves an allocation and the comparisons of every object.
+    public func serialize(into bytes: inout [UInt8], sortedKeys: Bool = true) {
         switch self {
         case .null:
             Self.append("null", to: &bytes)
@@ -40,20 +45,26 @@ extension JSONValue {
                 if index > 0 {
                     bytes.append(UInt8(ascii: ","))
                 }
-                element.serialize(into: &bytes)
+                element.serialize(into: &bytes, sortedKeys: sortedKeys)
             }
             bytes.append(UInt8(ascii: "]"))
         case .object(let members):
             bytes.append(UInt8(ascii: "{"))
-            // Byte-wise, not `String.<`, which orders by Unicode canonical equivalence.
-            let sorted = members.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
-            for (index, member) in sorted.enumerated() {
-                if index > 0 {
-                    bytes.append(UInt8(ascii: ","))
-                }
-                Self.appendEscaped(member.key, to: &bytes)
+            var first = true
+            func append(_ key: String, _ value: JSONValue) {
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                Self.appendEscaped(key, to: &bytes)
                 bytes.append(UInt8(ascii: ":"))
-                member.value.serialize(into: &bytes)
+                value.serialize(into: &bytes, sortedKeys: sortedKeys)
+            }
+            if sortedKeys {
+                // Byte-wise, not `String.<`, which orders by Unicode canonical equivalence.
+                for member in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
+                    append(member.key, member.value)
+                }
+            } else {
+                for (key, value) in members { append(key, value) }
             }
             bytes.append(UInt8(ascii: "}"))
         }

@@ -92,7 +92,8 @@ extension PostgresEventStore {
         }
         buffer.writeInteger(UInt8(ascii: "\t"))
         json.removeAll(keepingCapacity: true)
-        event.serializeData(into: &json)
+        // jsonb keeps its own key order: no need to sort.
+        event.serializeData(into: &json, sortedKeys: false)
         json.withUnsafeBufferPointer { appendEscaped($0, to: &buffer) }
         buffer.writeInteger(UInt8(ascii: "\n"))
     }

@@ -189,7 +189,8 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
             anonymous.append(event.anonymousID)
             sessions.append(event.sessionID)
             json.removeAll(keepingCapacity: true)
-            event.serializeData(into: &json)
+            // jsonb keeps its own key order: no need to sort.
+            event.serializeData(into: &json, sortedKeys: false)
             data.append(json: json)
         }
         var binds = PostgresBindings(capacity: 9)
