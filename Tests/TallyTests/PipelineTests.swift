@@ -45,6 +45,28 @@ struct PipelineTests {
         #expect(sink.arrivals.count == 1_600_000)
     }
 
+    @Test("behind by many batches, the worker hands a transactional sink up to catchUpBatches at once; others get batchSize")
+    func catchUp() async throws {
+        for transactional in [true, false] {
+            let store = MemoryEventStore()
+            let sink = WriteSizeRecorder(store: store)
+            var configuration = Self.configuration(sink: transactional ? sink : sink.plain)
+            configuration.batchSize = 10
+            configuration.catchUpBatches = 5
+            configuration.flushInterval = .seconds(3_600)
+            let pipeline = AnalyticsPipeline(configuration: configuration)
+            // 1,000 events wait before the worker starts: it is 100 batches behind.
+            for n in 0..<1_000 { pipeline.client.track(.pageView(path: "/p/\(n)")) }
+            let services = RunningServices([pipeline.worker])
+            try await services.shutDown()
+
+            #expect(try await store.count() == 1_000)
+            let sizes = sink.sizes
+            #expect(sizes.reduce(0, +) == 1_000)
+            #expect(sizes.max() == (transactional ? 50 : 10), "\(sizes)")
+        }
+    }
+
     @Test("graceful shutdown with 50,000 buffered events writes them all before run() returns")
     func shutdownDrains() async throws {
         let store = MemoryEventStore()
@@ -294,5 +316,36 @@ struct PipelineTests {
         #expect(pipeline.client.statistics.rejectedByEventType == 1)
         let stored = try await store.events(in: Timestamp(microsecondsSinceEpoch: 0)..<Timestamp.now().adding(days: 1), limit: 10)
         #expect(stored.map { $0.properties["rows"] } == [12])
+    }
+}
+
+/// A sink that records how many events each write carries. As a
+/// ``PreparedWriteSink`` (the stores' one-transaction writes), or through
+/// `plain`, as a sink without that ability (like the HTTP collector).
+private final class WriteSizeRecorder: PreparedWriteSink, Sendable {
+    let store: MemoryEventStore
+    private let recorded = Mutex<[Int]>([])
+    var sizes: [Int] { recorded.withLock { $0 } }
+
+    init(store: MemoryEventStore) { self.store = store }
+
+    func prepare(_ events: [EnrichedEvent]) -> [EnrichedEvent] { events }
+
+    func write(prepared batches: [[EnrichedEvent]]) async throws -> [Int] {
+        var counts: [Int] = []
+        for batch in batches { counts.append(try await write(batch)) }
+        return counts
+    }
+
+    func write(_ events: [EnrichedEvent]) async throws -> Int {
+        recorded.withLock { $0.append(events.count) }
+        return try await store.write(events)
+    }
+
+    var plain: any EventSink { Plain(recorder: self) }
+
+    private struct Plain: EventSink {
+        let recorder: WriteSizeRecorder
+        func write(_ events: [EnrichedEvent]) async throws -> Int { try await recorder.write(events) }
     }
 }

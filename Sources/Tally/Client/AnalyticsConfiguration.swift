@@ -16,6 +16,12 @@ public struct AnalyticsConfiguration: Sendable {
     public var sink: any EventSink
     /// Events per write. Defaults to 100.
     public var batchSize: Int = 100
+    /// When the worker falls behind (at least two full batches waiting), how many
+    /// batches it may write in one go, into a sink that writes prepared batches in
+    /// one transaction (``PreparedWriteSink``: the SQLite and PostgreSQL stores):
+    /// one commit for them all instead of one each. Other sinks (an HTTP collector)
+    /// always get `batchSize`. Defaults to 10; 1 turns catching up off.
+    public var catchUpBatches: Int = 10
     /// The longest an event waits in the buffer before a (partial) batch is written.
     /// Defaults to 10 seconds.
     public var flushInterval: Duration = .seconds(10)

@@ -85,14 +85,14 @@ private struct DeliveryLoop {
                 // child task takes, validates and encodes the next, so the worker's
                 // CPU work overlaps the sink's I/O. Batches are still delivered one
                 // at a time, in order.
-                var current = StagedBatch(buffer.take(max: configuration.batchSize), configuration: configuration, metrics: metrics)
+                var current = StagedBatch(buffer.take(max: writeSize()), configuration: configuration, metrics: metrics)
                 while true {
                     guard batchReady() else {
                         await deliver(current, draining: draining)
                         break
                     }
-                    let (buffer, configuration, metrics) = (self.buffer, self.configuration, self.metrics)
-                    async let next = StagedBatch(buffer.take(max: configuration.batchSize), configuration: configuration, metrics: metrics)
+                    let (buffer, configuration, metrics, size) = (self.buffer, self.configuration, self.metrics, writeSize())
+                    async let next = StagedBatch(buffer.take(max: size), configuration: configuration, metrics: metrics)
                     await deliver(current, draining: draining)
                     current = await next
                 }
@@ -105,6 +105,16 @@ private struct DeliveryLoop {
             if draining, buffer.count == 0 { break }
         }
         logger.debug("analytics worker drained and stopped")
+    }
+
+    /// How many events the next write takes: one batch, or while two or more
+    /// full batches wait, up to ``AnalyticsConfiguration/catchUpBatches`` of them
+    /// for a sink that commits them together.
+    func writeSize() -> Int {
+        let batchSize = configuration.batchSize
+        guard configuration.catchUpBatches > 1, configuration.sink is any PreparedWriteSink,
+              buffer.count >= 2 * batchSize else { return batchSize }
+        return batchSize * configuration.catchUpBatches
     }
 
     /// Sleeps until a batch is ready, the deadline passes, or shutdown begins.
@@ -264,6 +274,7 @@ struct StagedBatch: Sendable {
         }
     }
 
+    /// Encodes now; the returned write sends the events in one transaction.
     private static func preparedWrite<Sink: PreparedWriteSink>(_ events: [EnrichedEvent], to sink: Sink) -> @Sendable () async throws -> Void {
         let prepared = sink.prepare(events)
         return { _ = try await sink.write(prepared: [prepared]) }
