@@ -251,32 +251,56 @@ public struct PostgresAggregateStore: AggregateStore {
         // The hash aggregates and the sorted user sets fit in memory (a few MB per 100k events).
         try await connection.exec("SET LOCAL work_mem = '64MB'", logger: logger)
 
-        aggregates.taskStats = try await rows("""
+        // Tasks and auth in one pass: both count by service, and their events
+        // share the pages of the day (one bitmap heap scan instead of two).
+        struct ServiceCounts { var tasks: TaskStatsRow?, auth: AuthEventsRow? }
+        let serviceCounts = try await rows("""
             SELECT service::text,
                    count(*) FILTER (WHERE event_type = 'task_created'), count(*) FILTER (WHERE event_type = 'task_started'),
                    count(*) FILTER (WHERE event_type = 'task_completed'), count(*) FILTER (WHERE event_type = 'task_failed'),
                    count(*) FILTER (WHERE event_type = 'task_cancelled'),
-                   coalesce(array_agg(d) FILTER (WHERE d IS NOT NULL), '{}')
+                   coalesce(array_agg(d) FILTER (WHERE d IS NOT NULL), '{}'),
+                   count(*) FILTER (WHERE event_type = 'auth_login_attempt'),
+                   count(*) FILTER (WHERE success),
+                   count(*) FILTER (WHERE event_type = 'auth_code_verified'), count(*) FILTER (WHERE event_type = 'auth_token_refresh'),
+                   count(*) FILTER (WHERE event_type = 'auth_session_validated'), count(*) FILTER (WHERE event_type = 'auth_logout')
             FROM (SELECT service, event_type,
                          CASE WHEN event_type = 'task_completed' AND jsonb_typeof(data #> '{properties,duration_ms}') = 'number'
-                              THEN (data #>> '{properties,duration_ms}')::float8 END AS d
+                              THEN (data #>> '{properties,duration_ms}')::float8 END AS d,
+                         CASE WHEN event_type = 'auth_login_attempt' AND jsonb_typeof(data #> '{properties,success}') = 'boolean'
+                              THEN (data #>> '{properties,success}')::bool END AS success
                   FROM analytics_events
-                  WHERE \(range) AND event_type IN ('task_created', 'task_started', 'task_completed', 'task_failed', 'task_cancelled')
+                  WHERE \(range) AND event_type IN ('task_created', 'task_started', 'task_completed', 'task_failed', 'task_cancelled',
+                                                    'auth_login_attempt', 'auth_code_verified', 'auth_token_refresh',
+                                                    'auth_session_validated', 'auth_logout')
                   OFFSET 0) AS t
             GROUP BY service
-            """) { row in
-            let (service, created, started, completed, failed, cancelled, durations) = try row.decode(
-                (String, Int, Int, Int, Int, Int, [Double]).self)
-            var r = TaskStatsRow(day: day, service: service)
-            r.created = created; r.started = started; r.completed = completed; r.failed = failed; r.cancelled = cancelled
-            let finished = completed + failed
-            r.successRate = finished > 0 ? Double(completed) / Double(finished) : nil
-            let sorted = durations.sorted()
-            r.durationP50 = Percentile.continuous(0.5, sorted: sorted)
-            r.durationP95 = Percentile.continuous(0.95, sorted: sorted)
-            for d in sorted { r.durationSketch.add(d) }
-            return r
-        }.sorted { $0.service < $1.service }
+            """) { row -> ServiceCounts in
+            let (service, created, started, completed, failed, cancelled, durations,
+                 attempts, successes, codes, refreshes, validated, logouts) = try row.decode(
+                (String, Int, Int, Int, Int, Int, [Double], Int, Int, Int, Int, Int, Int).self)
+            var counts = ServiceCounts()
+            if created + started + completed + failed + cancelled > 0 {
+                var r = TaskStatsRow(day: day, service: service)
+                r.created = created; r.started = started; r.completed = completed; r.failed = failed; r.cancelled = cancelled
+                let finished = completed + failed
+                r.successRate = finished > 0 ? Double(completed) / Double(finished) : nil
+                let sorted = durations.sorted()
+                r.durationP50 = Percentile.continuous(0.5, sorted: sorted)
+                r.durationP95 = Percentile.continuous(0.95, sorted: sorted)
+                for d in sorted { r.durationSketch.add(d) }
+                counts.tasks = r
+            }
+            if attempts + codes + refreshes + validated + logouts > 0 {
+                var r = AuthEventsRow(day: day, service: service)
+                r.loginAttempts = attempts; r.loginSuccesses = successes; r.loginFailures = attempts - successes
+                r.codesVerified = codes; r.tokenRefreshes = refreshes; r.sessionsValidated = validated; r.logouts = logouts
+                counts.auth = r
+            }
+            return counts
+        }
+        aggregates.taskStats = serviceCounts.compactMap(\.tasks).sorted { $0.service < $1.service }
+        aggregates.authEvents = serviceCounts.compactMap(\.auth).sorted { $0.service < $1.service }
 
         // A hash aggregate: with the JSON filters the planner expects thousands of
         // buckets, picks a sort of every request by four keys (or a parallel scan
@@ -334,26 +358,6 @@ public struct PostgresAggregateStore: AggregateStore {
             r.errorRate = used + errors > 0 ? Double(errors) / Double(used + errors) : nil
             return r
         }.sorted { $0.provider < $1.provider }
-
-        aggregates.authEvents = try await rows("""
-            SELECT service::text,
-                   count(*) FILTER (WHERE event_type = 'auth_login_attempt'),
-                   count(*) FILTER (WHERE event_type = 'auth_login_attempt' AND jsonb_typeof(data #> '{properties,success}') = 'boolean'
-                                          AND (data #>> '{properties,success}')::bool),
-                   count(*) FILTER (WHERE event_type = 'auth_code_verified'), count(*) FILTER (WHERE event_type = 'auth_token_refresh'),
-                   count(*) FILTER (WHERE event_type = 'auth_session_validated'), count(*) FILTER (WHERE event_type = 'auth_logout')
-            FROM analytics_events
-            WHERE \(range) AND event_type IN ('auth_login_attempt', 'auth_code_verified', 'auth_token_refresh',
-                                              'auth_session_validated', 'auth_logout')
-            GROUP BY service
-            """) { row in
-            let (service, attempts, successes, codes, refreshes, validated, logouts) = try row.decode(
-                (String, Int, Int, Int, Int, Int, Int).self)
-            var r = AuthEventsRow(day: day, service: service)
-            r.loginAttempts = attempts; r.loginSuccesses = successes; r.loginFailures = attempts - successes
-            r.codesVerified = codes; r.tokenRefreshes = refreshes; r.sessionsValidated = validated; r.logouts = logouts
-            return r
-        }.sorted { $0.service < $1.service }
 
         aggregates.cocoonActivity = try await rows("""
             SELECT count(*) FILTER (WHERE event_type = 'cocoon_registered'), count(*) FILTER (WHERE event_type = 'cocoon_connected'),
