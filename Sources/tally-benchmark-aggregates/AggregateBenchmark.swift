@@ -6,7 +6,8 @@ import TallySQLite
 /// The aggregates on SQLite, in release (DESIGN.md §8):
 ///
 /// - `--methods refresh`: one UTC day of `--events` demo events (default 1M) in a
-///   fresh database, then that day's refresh, by phase, next to a plain
+///   fresh database, then that day's refresh: the generic path by phase, then
+///   `refreshDay` and the whole refresher, next to a plain
 ///   `count(*) … GROUP BY event_type` over the same day's raw rows (the baseline).
 /// - `--methods queries`: `--events` demo events (default 10M) over 30 days, every
 ///   day refreshed, then each aggregate query over the 30 days, next to the same
@@ -131,16 +132,24 @@ struct AggregateBenchmark {
 
         let aggregates = SQLiteAggregateStore(database: database)
         var facts: [EventFact] = []
+        let genericCPU = processCPUSeconds()
         let factsSeconds = try await seconds { facts = try await aggregates.facts(onDay: day) }
         var computed: DayAggregates?
         let aggregateSeconds = seconds { computed = DayAggregates(day: day, facts: facts) }
         let replaceSeconds = try await seconds { try await aggregates.replace(computed!) }
+        let genericCPUSeconds = processCPUSeconds() - genericCPU
         let activeSeconds = try await seconds { try await aggregates.recomputeActiveUsers(days: [day]) }
         print(String(format: "  facts query (%d rows)                %7.2f s", facts.count, factsSeconds))
         print(String(format: "  aggregation in Swift                       %7.2f s", aggregateSeconds))
         print(String(format: "  replace (one transaction)                  %7.2f s", replaceSeconds))
+        print(String(format: "  generic path, total                        %7.2f s  (CPU of this process %.2f s)",
+                     factsSeconds + aggregateSeconds + replaceSeconds, genericCPUSeconds))
         print(String(format: "  active users (SQL)                         %7.2f s", activeSeconds))
         facts = []
+        let refreshCPU = processCPUSeconds()
+        let refreshSeconds = try await seconds { _ = try await aggregates.refreshDay(day) }
+        print(String(format: "  refreshDay (SQLiteAggregateStore)          %7.2f s  (CPU of this process %.2f s)",
+                     refreshSeconds, processCPUSeconds() - refreshCPU))
 
         var report: AggregateRefresher.Report?
         let total = try await seconds {
@@ -244,6 +253,15 @@ struct AggregateBenchmark {
             print(padded + String(format: " %8.1f ms %6d    %9.1f ms %7d   %7.0f×", ms, rows, rawMs, rawRows, rawMs / ms))
         }
     }
+}
+
+/// CPU time used by this process so far (every thread), in seconds: SQLite runs
+/// in the process, so it counts the refresh's work on a machine whose other
+/// load moves wall-clock times.
+func processCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
 extension Duration {

@@ -30,14 +30,15 @@ struct PostgresMigrationTests {
             let empty = try await Self.snapshot(database)
             #expect(empty == "|")
             let before = try await Self.migrator(database).status()
-            #expect(before.pendingCount == 4)
+            #expect(before.pendingCount == 5)
             #expect(before.entries.map(\.id) == ["0001_create_analytics_events_partitioned", "0002_create_analytics_events_indexes",
-                                                 "0003_create_dirty_days_api_keys_and_anonymous_index", "0004_create_aggregates"])
-            #expect(try await Self.migrator(database).pending(phases: [.pre, .post]).count == 4)
+                                                 "0003_create_dirty_days_api_keys_and_anonymous_index", "0004_create_aggregates",
+                                                 "0005_daily_users_as_arrays"])
+            #expect(try await Self.migrator(database).pending(phases: [.pre, .post]).count == 5)
             #expect(try await Self.snapshot(database) == empty, "status must not create the migrations table")
 
             let applied = try await Self.migrator(database).migrate(phases: [.pre, .post])
-            #expect(applied.count == 4)
+            #expect(applied.count == 5)
             let migrated = try await Self.snapshot(database)
             #expect(migrated.contains("analytics_events:p"))
             #expect(migrated.contains("analytics_events_default:r"))
@@ -49,7 +50,7 @@ struct PostgresMigrationTests {
             }
 
             let after = try await Self.migrator(database).status()
-            #expect(after.appliedCount == 4)
+            #expect(after.appliedCount == 5)
             #expect(after.pendingCount == 0)
             #expect(try await Self.migrator(database).migrate(phases: [.pre, .post]).isEmpty)
             #expect(try await Self.snapshot(database) == migrated)
@@ -148,7 +149,41 @@ struct PostgresMigrationTests {
             #expect(probe == [true], "the first statement was rolled back")
             let status = try await migrator.status()
             #expect(status.entries.last?.state == .pending)
-            #expect(status.appliedCount == 4)
+            #expect(status.appliedCount == 5)
+        }
+    }
+
+    @Test("0005 turns the daily user rows of a database refreshed before it into one sorted array per day and service")
+    func dailyUsersBecomeArrays() async throws {
+        try await TestPostgres.withDatabase { database async throws in
+            let before = Array(Self.migrations.prefix { $0.id != "0005_daily_users_as_arrays" })
+            #expect(before.count == 4)
+            try await Self.migrator(database, before).migrate(phases: [.pre, .post])
+            // What 0004's refresh wrote: one row per user a day, under each service and "*".
+            try await database.execute("""
+                INSERT INTO analytics_daily_users (day, service, user_id) VALUES
+                    ('2026-11-19', 'api', 'u_b'), ('2026-11-19', 'api', 'U_a'), ('2026-11-19', 'api', 'u_c'),
+                    ('2026-11-19', '*', 'u_b'), ('2026-11-19', '*', 'U_a'), ('2026-11-19', '*', 'u_c'), ('2026-11-19', '*', 'ü'),
+                    ('2026-11-19', 'web', 'ü'), ('2026-11-20', 'api', 'u_b'), ('2026-11-20', '*', 'u_b')
+                """)
+
+            #expect(try await Self.migrator(database).migrate(phases: [.post]).map(\.id) == ["0005_daily_users_as_arrays"])
+            let sets = try await database.query("""
+                SELECT day::text, service, array_to_string(user_ids, ',') FROM analytics_daily_users ORDER BY day, service COLLATE "C"
+                """) { row in try row.decode((String, String, String).self) }
+            #expect(sets.map { "\($0.0) \($0.1) \($0.2)" } == [
+                "2026-11-19 * U_a,u_b,u_c,ü", "2026-11-19 api U_a,u_b,u_c", "2026-11-19 web ü",
+                "2026-11-20 * u_b", "2026-11-20 api u_b",
+            ])
+            // The refresh's queries read the converted rows: WAU/MAU over both days.
+            try await PostgresAggregateStore(database: database).recomputeActiveUsers(days: [Timestamp(iso8601: "2026-11-20T00:00:00Z")!])
+            let active = try await PostgresAggregateStore(database: database).activeUsers(
+                from: Timestamp(iso8601: "2026-11-20T00:00:00Z")!, to: Timestamp(iso8601: "2026-11-21T00:00:00Z")!, service: nil)
+            #expect(active.map { "\($0.service) \($0.dau) \($0.wau) \($0.mau)" } == ["* 1 4 4", "api 1 3 3", "web 0 1 1"])
+            // An empty set is refused: a service without users that day has no row.
+            await #expect(throws: (any Error).self) {
+                try await database.execute("INSERT INTO analytics_daily_users VALUES ('2026-11-21', 'api', '{}')")
+            }
         }
     }
 

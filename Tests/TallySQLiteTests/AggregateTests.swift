@@ -221,6 +221,49 @@ struct AggregateTests {
         #expect(abs(try #require(taskP95) - exact) / exact <= 0.01)
     }
 
+    /// Every row of every aggregate between `from` and `to`.
+    struct Snapshot: Equatable {
+        var active: [ActiveUsersRow], tasks: [TaskStatsRow], api: [APILatencyRow], integrations: [IntegrationHealthRow]
+        var auth: [AuthEventsRow], cocoons: [CocoonActivityRow], errors: [ErrorsRow]
+
+        init(_ a: SQLiteAggregateStore) async throws {
+            active = try await a.activeUsers(from: AggregateTests.from, to: AggregateTests.to, service: nil)
+            tasks = try await a.taskStats(from: AggregateTests.from, to: AggregateTests.to, service: nil)
+            api = try await a.apiLatency(from: AggregateTests.from, to: AggregateTests.to, service: nil)
+            integrations = try await a.integrationHealth(from: AggregateTests.from, to: AggregateTests.to, provider: nil)
+            auth = try await a.authEvents(from: AggregateTests.from, to: AggregateTests.to, service: nil)
+            cocoons = try await a.cocoonActivity(from: AggregateTests.from, to: AggregateTests.to)
+            errors = try await a.errors(from: AggregateTests.from, to: AggregateTests.to, service: nil)
+        }
+    }
+
+    @Test("the streaming refresh writes exactly the rows of the shared aggregation over the day's facts, and counts its events")
+    func sqlRefreshEqualsFacts() async throws {
+        let f = try await Self.fixture()
+        defer { f.directory.remove() }
+        let bySQL = try await Snapshot(f.aggregates)
+        #expect(!bySQL.active.isEmpty && !bySQL.tasks.isEmpty && !bySQL.api.isEmpty && !bySQL.integrations.isEmpty)
+        #expect(!bySQL.auth.isEmpty && !bySQL.cocoons.isEmpty && !bySQL.errors.isEmpty)
+        var days: [Timestamp] = []
+        var day = Self.from
+        while day < Self.to {
+            let facts = try await f.aggregates.facts(onDay: day)
+            #expect(try await f.aggregates.refreshDay(day) == facts.count, "events of \(day.dateString)")
+            try await f.aggregates.replace(DayAggregates(day: day, facts: facts))
+            days.append(day)
+            day = day.adding(days: 1)
+        }
+        try await f.aggregates.recomputeActiveUsers(days: days)
+        let byFacts = try await Snapshot(f.aggregates)
+        #expect(bySQL.active == byFacts.active)
+        #expect(bySQL.tasks == byFacts.tasks)
+        #expect(bySQL.api == byFacts.api)
+        #expect(bySQL.integrations == byFacts.integrations)
+        #expect(bySQL.auth == byFacts.auth)
+        #expect(bySQL.cocoons == byFacts.cocoons)
+        #expect(bySQL.errors == byFacts.errors)
+    }
+
     @Test("refresh is idempotent: running it twice leaves the same rows")
     func idempotent() async throws {
         let f = try await Self.fixture()

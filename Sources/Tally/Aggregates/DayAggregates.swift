@@ -20,35 +20,68 @@ public struct DayAggregates: Sendable {
 
     /// Aggregates `facts`, which must all fall on `day`.
     public init(day: Timestamp, facts: [EventFact]) {
-        self.day = day.startOfDay
+        var accumulator = Accumulator(day: day)
+        for fact in facts { accumulator.add(fact) }
+        self = accumulator.aggregates()
+    }
+
+    /// Aggregates facts one at a time, as a backend reads them, so a day's
+    /// million facts need not be held at once; ``aggregates()`` gives what
+    /// ``init(day:facts:)`` would over the same facts.
+    public struct Accumulator: Sendable {
+        public let day: Timestamp
+        var users: [String: Set<String>] = [:]
         var tasks: [String: TaskStatsRow] = [:]
         var taskDurations: [String: [Double]] = [:]
         var api: [APIKey: APIBucket] = [:]
         var integrations: [String: IntegrationHealthRow] = [:]
         var auth: [String: AuthEventsRow] = [:]
-        var cocoon = CocoonActivityRow(day: self.day)
+        var cocoon: CocoonActivityRow
         var cocoons: Set<String> = []
         var sawCocoonEvent = false
         var errorCounts: [ErrorKey: Int] = [:]
 
-        for fact in facts {
+        public init(day: Timestamp) {
+            self.day = day.startOfDay
+            cocoon = CocoonActivityRow(day: self.day)
+        }
+
+        /// The event types whose facts aggregates read past their user: an event
+        /// of any other type adds only its user (``addUser(_:service:)``).
+        public static let eventTypes: Set<String> = [
+            "task_created", "task_started", "task_completed", "task_failed", "task_cancelled", "api_request",
+            "integration_connected", "integration_disconnected", "integration_used", "integration_error",
+            "oauth_flow_started", "oauth_flow_completed",
+            "auth_login_attempt", "auth_code_verified", "auth_token_refresh", "auth_session_validated", "auth_logout",
+            "cocoon_registered", "cocoon_connected", "cocoon_disconnected", "cocoon_claimed",
+            "cocoon_setup_token_created", "cocoon_setup_token_used", "application_error",
+        ]
+
+        /// Adds the user of an event whose type is not in ``eventTypes``: the same
+        /// as adding its fact.
+        public mutating func addUser(_ user: String, service: String) {
+            users[service, default: []].insert(user)
+        }
+
+        /// Adds a fact, which must fall on `day`.
+        public mutating func add(_ fact: EventFact) {
             if let user = fact.userID {
                 users[fact.service, default: []].insert(user)
             }
             let service = fact.service
             switch fact.eventType {
-            case "task_created": tasks[service, default: .init(day: self.day, service: service)].created += 1
-            case "task_started": tasks[service, default: .init(day: self.day, service: service)].started += 1
+            case "task_created": tasks[service, default: .init(day: day, service: service)].created += 1
+            case "task_started": tasks[service, default: .init(day: day, service: service)].started += 1
             case "task_completed":
-                tasks[service, default: .init(day: self.day, service: service)].completed += 1
+                tasks[service, default: .init(day: day, service: service)].completed += 1
                 if let d = fact.durationMs { taskDurations[service, default: []].append(d) }
             case "task_failed":
-                tasks[service, default: .init(day: self.day, service: service)].failed += 1
+                tasks[service, default: .init(day: day, service: service)].failed += 1
                 errorCounts[ErrorKey(hour: fact.timestamp.startOfHour, service: service, type: "task_failed"), default: 0] += 1
-            case "task_cancelled": tasks[service, default: .init(day: self.day, service: service)].cancelled += 1
+            case "task_cancelled": tasks[service, default: .init(day: day, service: service)].cancelled += 1
 
             case "api_request":
-                guard let method = fact.method, let route = fact.route else { continue }
+                guard let method = fact.method, let route = fact.route else { return }
                 let key = APIKey(hour: fact.timestamp.startOfHour, service: service, method: method, route: route)
                 let status = fact.statusCode ?? 0
                 // One lookup: the row and its latencies are updated in place.
@@ -60,8 +93,8 @@ public struct DayAggregates: Sendable {
 
             case "integration_connected", "integration_disconnected", "integration_used", "integration_error",
                  "oauth_flow_started", "oauth_flow_completed":
-                guard let provider = fact.provider else { continue }
-                var row = integrations[provider] ?? IntegrationHealthRow(day: self.day, provider: provider)
+                guard let provider = fact.provider else { return }
+                var row = integrations[provider] ?? IntegrationHealthRow(day: day, provider: provider)
                 switch fact.eventType {
                 case "integration_connected": row.connected += 1
                 case "integration_disconnected": row.disconnected += 1
@@ -75,14 +108,14 @@ public struct DayAggregates: Sendable {
                 integrations[provider] = row
 
             case "auth_login_attempt":
-                var row = auth[service] ?? AuthEventsRow(day: self.day, service: service)
+                var row = auth[service] ?? AuthEventsRow(day: day, service: service)
                 row.loginAttempts += 1
                 if fact.success == true { row.loginSuccesses += 1 } else { row.loginFailures += 1 }
                 auth[service] = row
-            case "auth_code_verified": auth[service, default: .init(day: self.day, service: service)].codesVerified += 1
-            case "auth_token_refresh": auth[service, default: .init(day: self.day, service: service)].tokenRefreshes += 1
-            case "auth_session_validated": auth[service, default: .init(day: self.day, service: service)].sessionsValidated += 1
-            case "auth_logout": auth[service, default: .init(day: self.day, service: service)].logouts += 1
+            case "auth_code_verified": auth[service, default: .init(day: day, service: service)].codesVerified += 1
+            case "auth_token_refresh": auth[service, default: .init(day: day, service: service)].tokenRefreshes += 1
+            case "auth_session_validated": auth[service, default: .init(day: day, service: service)].sessionsValidated += 1
+            case "auth_logout": auth[service, default: .init(day: day, service: service)].logouts += 1
 
             case "cocoon_registered", "cocoon_connected", "cocoon_disconnected", "cocoon_claimed",
                  "cocoon_setup_token_created", "cocoon_setup_token_used":
@@ -100,57 +133,65 @@ public struct DayAggregates: Sendable {
             case "application_error":
                 errorCounts[ErrorKey(hour: fact.timestamp.startOfHour, service: service, type: fact.errorType ?? "unknown"), default: 0] += 1
             default:
-                continue
+                return
             }
         }
 
-        taskStats = tasks.values.map { row in
-            var row = row
-            let finished = row.completed + row.failed
-            row.successRate = finished > 0 ? Double(row.completed) / Double(finished) : nil
-            let durations = (taskDurations[row.service] ?? []).sorted()
-            row.durationP50 = Percentile.continuous(0.5, sorted: durations)
-            row.durationP95 = Percentile.continuous(0.95, sorted: durations)
-            for d in durations { row.durationSketch.add(d) }
-            return row
-        }.sorted { $0.service < $1.service }
+        /// The day's rows, and its distinct users.
+        public func aggregates() -> DayAggregates {
+            var result = DayAggregates(day: day)
+            var users = self.users
+            result.taskStats = tasks.values.map { row in
+                var row = row
+                let finished = row.completed + row.failed
+                row.successRate = finished > 0 ? Double(row.completed) / Double(finished) : nil
+                let durations = (taskDurations[row.service] ?? []).sorted()
+                row.durationP50 = Percentile.continuous(0.5, sorted: durations)
+                row.durationP95 = Percentile.continuous(0.95, sorted: durations)
+                for d in durations { row.durationSketch.add(d) }
+                return row
+            }.sorted { $0.service < $1.service }
 
-        apiLatency = api.values.map { bucket in
-            var row = bucket.row
-            let values = bucket.latencies.sorted()
-            row.latencyP50 = Percentile.continuous(0.5, sorted: values)
-            row.latencyP95 = Percentile.continuous(0.95, sorted: values)
-            row.latencyP99 = Percentile.continuous(0.99, sorted: values)
-            row.latencyMax = values.last
-            for v in values { row.latencySketch.add(v) }
-            return row
-        }.sorted { ($0.hour, $0.service, $0.method, $0.route) < ($1.hour, $1.service, $1.method, $1.route) }
+            result.apiLatency = api.values.map { bucket in
+                var row = bucket.row
+                let values = bucket.latencies.sorted()
+                row.latencyP50 = Percentile.continuous(0.5, sorted: values)
+                row.latencyP95 = Percentile.continuous(0.95, sorted: values)
+                row.latencyP99 = Percentile.continuous(0.99, sorted: values)
+                row.latencyMax = values.last
+                for v in values { row.latencySketch.add(v) }
+                return row
+            }.sorted { ($0.hour, $0.service, $0.method, $0.route) < ($1.hour, $1.service, $1.method, $1.route) }
 
-        integrationHealth = integrations.values.map { row in
-            var row = row
-            let attempts = row.used + row.errors
-            row.errorRate = attempts > 0 ? Double(row.errors) / Double(attempts) : nil
-            return row
-        }.sorted { $0.provider < $1.provider }
+            result.integrationHealth = integrations.values.map { row in
+                var row = row
+                let attempts = row.used + row.errors
+                row.errorRate = attempts > 0 ? Double(row.errors) / Double(attempts) : nil
+                return row
+            }.sorted { $0.provider < $1.provider }
 
-        // Every service's users together, from the per-service sets (each user
-        // hashed once per fact, not twice).
-        if !users.isEmpty {
-            var all = users[ActiveUsersRow.allServices] ?? []
-            for (service, set) in users where service != ActiveUsersRow.allServices { all.formUnion(set) }
-            users[ActiveUsersRow.allServices] = all
+            // Every service's users together, from the per-service sets (each user
+            // hashed once per fact, not twice).
+            if !users.isEmpty {
+                var all = users[ActiveUsersRow.allServices] ?? []
+                for (service, set) in users where service != ActiveUsersRow.allServices { all.formUnion(set) }
+                users[ActiveUsersRow.allServices] = all
+            }
+
+            result.authEvents = auth.values.sorted { $0.service < $1.service }
+            if sawCocoonEvent {
+                var cocoon = cocoon
+                cocoon.activeCocoons = cocoons.count
+                result.cocoonActivity = cocoon
+            }
+            result.errors = errorCounts.map { ErrorsRow(hour: $0.key.hour, service: $0.key.service, errorType: $0.key.type, errors: $0.value) }
+                .sorted { ($0.hour, $0.service, $0.errorType) < ($1.hour, $1.service, $1.errorType) }
+            result.users = users
+            return result
         }
-
-        authEvents = auth.values.sorted { $0.service < $1.service }
-        if sawCocoonEvent {
-            cocoon.activeCocoons = cocoons.count
-            cocoonActivity = cocoon
-        }
-        errors = errorCounts.map { ErrorsRow(hour: $0.key.hour, service: $0.key.service, errorType: $0.key.type, errors: $0.value) }
-            .sorted { ($0.hour, $0.service, $0.errorType) < ($1.hour, $1.service, $1.errorType) }
     }
 
-    private struct APIBucket {
+    struct APIBucket: Sendable {
         var row: APILatencyRow
         var latencies: [Double] = []
 
@@ -162,11 +203,11 @@ public struct DayAggregates: Sendable {
         }
     }
 
-    private struct APIKey: Hashable {
+    struct APIKey: Hashable, Sendable {
         let hour: Timestamp, service: String, method: String, route: String
     }
 
-    private struct ErrorKey: Hashable {
+    struct ErrorKey: Hashable, Sendable {
         let hour: Timestamp, service: String, type: String
     }
 }

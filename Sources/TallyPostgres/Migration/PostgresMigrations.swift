@@ -23,8 +23,8 @@ public enum PostgresMigrations {
     /// The migrations of `mode`, in order.
     public static func all(mode: PostgresStorageMode) -> [Migration] {
         switch mode {
-        case .partitioned: [createPartitionedEvents, createIndexes, createDirtyDaysAndAPIKeys, createAggregates]
-        case .timescaledb: [createHypertableEvents, createIndexes, createDirtyDaysAndAPIKeys, createAggregates]
+        case .partitioned: [createPartitionedEvents, createIndexes, createDirtyDaysAndAPIKeys, createAggregates, dailyUserArrays]
+        case .timescaledb: [createHypertableEvents, createIndexes, createDirtyDaysAndAPIKeys, createAggregates, dailyUserArrays]
         }
     }
 
@@ -162,5 +162,23 @@ public enum PostgresMigrations {
             hour timestamptz NOT NULL, service text NOT NULL, error_type text NOT NULL, errors bigint NOT NULL,
             PRIMARY KEY (hour, service, error_type)
         );
+        """)
+
+    static let dailyUserArrays = Migration(version: 5, name: "daily_users_as_arrays", phase: .post, sql: """
+        -- A day's distinct users per service as one row holding a sorted array
+        -- (byte order), instead of one row per user: a refresh of 1M events wrote
+        -- ~100k rows and index entries, now a handful. WAU and MAU unnest the
+        -- arrays of the days they count. Existing sets are converted, not lost.
+        CREATE TABLE analytics_daily_user_sets (
+            day date NOT NULL, service text NOT NULL,
+            user_ids text[] NOT NULL CONSTRAINT analytics_daily_users_user_ids_check CHECK (cardinality(user_ids) > 0),
+            CONSTRAINT analytics_daily_user_sets_pkey PRIMARY KEY (day, service)
+        );
+        INSERT INTO analytics_daily_user_sets (day, service, user_ids)
+        SELECT day, service, array_agg(user_id ORDER BY user_id COLLATE "C")
+        FROM analytics_daily_users GROUP BY day, service;
+        DROP TABLE analytics_daily_users;
+        ALTER TABLE analytics_daily_user_sets RENAME TO analytics_daily_users;
+        ALTER INDEX analytics_daily_user_sets_pkey RENAME TO analytics_daily_users_pkey;
         """)
 }

@@ -3,8 +3,8 @@ import GRDB
 import Tally
 
 /// The aggregates on SQLite: facts are projected with SQLite's JSON functions,
-/// aggregated in Swift (``DayAggregates``, shared with every backend) and written
-/// back one day per transaction.
+/// aggregated in Swift as they are read (``DayAggregates``, shared with every
+/// backend) and written back one day per transaction.
 public struct SQLiteAggregateStore: AggregateStore {
     public let database: SQLiteDatabase
 
@@ -14,93 +14,138 @@ public struct SQLiteAggregateStore: AggregateStore {
 
     // MARK: refresh
 
-    /// Each property is read only for the event types whose aggregate uses it
-    /// (``DayAggregates``), as PostgreSQL's `factsSQL` does: every `->>` parses the
-    /// event's JSON text again, and most events are of types no aggregate reads
-    /// past their user. Elsewhere the field is `nil`.
     public func facts(onDay day: Timestamp) async throws -> [EventFact] {
-        let start = day.startOfDay
-        return try await database.read { db in
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT timestamp, event_type, service, user_id,
-                       CASE WHEN event_type IN ('task_completed', 'api_request') THEN data ->> '$.properties.duration_ms' END,
-                       CASE WHEN event_type = 'api_request' THEN data ->> '$.properties.status_code' END,
-                       CASE WHEN event_type = 'api_request' THEN data ->> '$.properties.method' END,
-                       CASE WHEN event_type = 'api_request' THEN data ->> '$.properties.route' END,
-                       CASE WHEN event_type IN ('integration_connected', 'integration_disconnected', 'integration_used',
-                                                'integration_error', 'oauth_flow_started', 'oauth_flow_completed')
-                            THEN data ->> '$.properties.provider' END,
-                       CASE WHEN event_type = 'application_error' THEN data ->> '$.properties.error_type' END,
-                       CASE WHEN event_type IN ('cocoon_registered', 'cocoon_connected', 'cocoon_disconnected', 'cocoon_claimed',
-                                                'cocoon_setup_token_created', 'cocoon_setup_token_used')
-                            THEN data ->> '$.properties.cocoon_id' END,
-                       CASE WHEN event_type = 'auth_login_attempt' THEN data ->> '$.properties.success' END
-                FROM analytics_events
-                WHERE timestamp >= ? AND timestamp < ?
-                """, arguments: [start.microsecondsSinceEpoch, start.adding(days: 1).microsecondsSinceEpoch])
+        try await database.read { db in
             var facts: [EventFact] = []
-            while let row = try rows.next() {
-                let success: Int? = row[11]
-                facts.append(EventFact(
-                    timestamp: Timestamp(microsecondsSinceEpoch: row[0]), eventType: row[1], service: row[2], userID: row[3],
-                    durationMs: row[4], statusCode: row[5], method: row[6], route: row[7], provider: row[8],
-                    errorType: row[9], cocoonID: row[10], success: success.map { $0 != 0 }))
-            }
+            try Self.forEachFact(onDay: day, db) { facts.append($0) }
             return facts
         }
     }
 
+    /// The day's events streamed into ``DayAggregates/Accumulator`` as they are
+    /// read (in one read transaction, not blocking writers), then written in one
+    /// write transaction: the same rows as the default, without holding a
+    /// million facts at once, and without making a fact of an event whose type
+    /// no aggregate reads past its user (SQLite tells them apart, in C).
+    public func refreshDay(_ day: Timestamp) async throws -> Int {
+        let start = day.startOfDay
+        let (aggregates, events) = try await database.read { db in
+            var accumulator = DayAggregates.Accumulator(day: start)
+            var events = 0
+            try Self.forEachFact(onDay: start, db, onlyUsers: { user, service in
+                if let user { accumulator.addUser(user, service: service) }
+                events += 1
+            }, { fact in
+                accumulator.add(fact)
+                events += 1
+            })
+            return (accumulator.aggregates(), events)
+        }
+        try await database.write { db in try Self.write(aggregates, to: db) }
+        return events
+    }
+
+    /// `'a', 'b', …` of ``DayAggregates/Accumulator/eventTypes``, for `IN (…)`.
+    static let aggregatedTypes = DayAggregates.Accumulator.eventTypes.sorted().map { "'\($0)'" }.joined(separator: ", ")
+
+    /// Calls `body` with the fact of every event stored with a timestamp on `day`.
+    ///
+    /// Each property is read only for the event types whose aggregate uses it
+    /// (``DayAggregates``), as PostgreSQL's `factsSQL` does: every `->>` parses the
+    /// event's JSON text again, and most events are of types no aggregate reads
+    /// past their user. Elsewhere the field is `nil`.
+    ///
+    /// With `onlyUsers`, an event whose type is not in
+    /// ``DayAggregates/Accumulator/eventTypes`` is passed there instead, as its
+    /// user (if any) and service.
+    static func forEachFact(onDay day: Timestamp, _ db: Database, onlyUsers: ((String?, String) throws -> Void)? = nil,
+                            _ body: (EventFact) throws -> Void) throws {
+        let start = day.startOfDay
+        let rows = try Row.fetchCursor(db, sql: """
+            SELECT timestamp, event_type, service, user_id,
+                   CASE WHEN event_type IN ('task_completed', 'api_request') THEN data ->> '$.properties.duration_ms' END,
+                   CASE WHEN event_type = 'api_request' THEN data ->> '$.properties.status_code' END,
+                   CASE WHEN event_type = 'api_request' THEN data ->> '$.properties.method' END,
+                   CASE WHEN event_type = 'api_request' THEN data ->> '$.properties.route' END,
+                   CASE WHEN event_type IN ('integration_connected', 'integration_disconnected', 'integration_used',
+                                            'integration_error', 'oauth_flow_started', 'oauth_flow_completed')
+                        THEN data ->> '$.properties.provider' END,
+                   CASE WHEN event_type = 'application_error' THEN data ->> '$.properties.error_type' END,
+                   CASE WHEN event_type IN ('cocoon_registered', 'cocoon_connected', 'cocoon_disconnected', 'cocoon_claimed',
+                                            'cocoon_setup_token_created', 'cocoon_setup_token_used')
+                        THEN data ->> '$.properties.cocoon_id' END,
+                   CASE WHEN event_type = 'auth_login_attempt' THEN data ->> '$.properties.success' END,
+                   event_type IN (\(aggregatedTypes))
+            FROM analytics_events
+            WHERE timestamp >= ? AND timestamp < ?
+            """, arguments: [start.microsecondsSinceEpoch, start.adding(days: 1).microsecondsSinceEpoch])
+        while let row = try rows.next() {
+            if let onlyUsers, !(row[12] as Bool) {
+                try onlyUsers(row[3], row[2])
+                continue
+            }
+            let success: Int? = row[11]
+            try body(EventFact(
+                timestamp: Timestamp(microsecondsSinceEpoch: row[0]), eventType: row[1], service: row[2], userID: row[3],
+                durationMs: row[4], statusCode: row[5], method: row[6], route: row[7], provider: row[8],
+                errorType: row[9], cocoonID: row[10], success: success.map { $0 != 0 }))
+        }
+    }
+
     public func replace(_ aggregates: DayAggregates) async throws {
+        try await database.write { db in try Self.write(aggregates, to: db) }
+    }
+
+    /// Replaces the rows of `aggregates.day` inside the caller's transaction.
+    static func write(_ aggregates: DayAggregates, to db: Database) throws {
         let day = aggregates.day.dateString
         let hourFrom = aggregates.day.iso8601
         let hourTo = aggregates.day.adding(days: 1).iso8601
-        try await database.write { db in
-            try db.execute(sql: "DELETE FROM analytics_daily_users WHERE day = ?", arguments: [day])
-            let user = try db.cachedStatement(sql: "INSERT INTO analytics_daily_users (day, service, user_id) VALUES (?, ?, ?)")
-            for (service, users) in aggregates.users {
-                for id in users { try user.execute(arguments: [day, service, id]) }
-            }
+        try db.execute(sql: "DELETE FROM analytics_daily_users WHERE day = ?", arguments: [day])
+        let user = try db.cachedStatement(sql: "INSERT INTO analytics_daily_users (day, service, user_id) VALUES (?, ?, ?)")
+        for (service, users) in aggregates.users {
+            for id in users { try user.execute(arguments: [day, service, id]) }
+        }
 
-            try db.execute(sql: "DELETE FROM analytics_task_stats_daily WHERE day = ?", arguments: [day])
-            for r in aggregates.taskStats {
-                try db.execute(sql: """
-                    INSERT INTO analytics_task_stats_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [day, r.service, r.created, r.started, r.completed, r.failed, r.cancelled,
-                                     r.successRate, r.durationP50, r.durationP95, Data(r.durationSketch.serialized)])
-            }
+        try db.execute(sql: "DELETE FROM analytics_task_stats_daily WHERE day = ?", arguments: [day])
+        for r in aggregates.taskStats {
+            try db.execute(sql: """
+                INSERT INTO analytics_task_stats_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [day, r.service, r.created, r.started, r.completed, r.failed, r.cancelled,
+                                 r.successRate, r.durationP50, r.durationP95, Data(r.durationSketch.serialized)])
+        }
 
-            try db.execute(sql: "DELETE FROM analytics_api_latency_hourly WHERE hour >= ? AND hour < ?", arguments: [hourFrom, hourTo])
-            let api = try db.cachedStatement(sql: "INSERT INTO analytics_api_latency_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            for r in aggregates.apiLatency {
-                try api.execute(arguments: [r.hour.iso8601, r.service, r.method, r.route, r.requests, r.errors4xx, r.errors5xx,
-                                            r.latencyP50, r.latencyP95, r.latencyP99, r.latencyMax, Data(r.latencySketch.serialized)])
-            }
+        try db.execute(sql: "DELETE FROM analytics_api_latency_hourly WHERE hour >= ? AND hour < ?", arguments: [hourFrom, hourTo])
+        let api = try db.cachedStatement(sql: "INSERT INTO analytics_api_latency_hourly VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        for r in aggregates.apiLatency {
+            try api.execute(arguments: [r.hour.iso8601, r.service, r.method, r.route, r.requests, r.errors4xx, r.errors5xx,
+                                        r.latencyP50, r.latencyP95, r.latencyP99, r.latencyMax, Data(r.latencySketch.serialized)])
+        }
 
-            try db.execute(sql: "DELETE FROM analytics_integration_health_daily WHERE day = ?", arguments: [day])
-            for r in aggregates.integrationHealth {
-                try db.execute(sql: "INSERT INTO analytics_integration_health_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               arguments: [day, r.provider, r.connected, r.disconnected, r.used, r.errors, r.oauthStarted, r.oauthCompleted, r.errorRate])
-            }
+        try db.execute(sql: "DELETE FROM analytics_integration_health_daily WHERE day = ?", arguments: [day])
+        for r in aggregates.integrationHealth {
+            try db.execute(sql: "INSERT INTO analytics_integration_health_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [day, r.provider, r.connected, r.disconnected, r.used, r.errors, r.oauthStarted, r.oauthCompleted, r.errorRate])
+        }
 
-            try db.execute(sql: "DELETE FROM analytics_auth_events_daily WHERE day = ?", arguments: [day])
-            for r in aggregates.authEvents {
-                try db.execute(sql: "INSERT INTO analytics_auth_events_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               arguments: [day, r.service, r.loginAttempts, r.loginSuccesses, r.loginFailures, r.codesVerified,
-                                           r.tokenRefreshes, r.sessionsValidated, r.logouts])
-            }
+        try db.execute(sql: "DELETE FROM analytics_auth_events_daily WHERE day = ?", arguments: [day])
+        for r in aggregates.authEvents {
+            try db.execute(sql: "INSERT INTO analytics_auth_events_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [day, r.service, r.loginAttempts, r.loginSuccesses, r.loginFailures, r.codesVerified,
+                                       r.tokenRefreshes, r.sessionsValidated, r.logouts])
+        }
 
-            try db.execute(sql: "DELETE FROM analytics_cocoon_activity_daily WHERE day = ?", arguments: [day])
-            if let r = aggregates.cocoonActivity {
-                try db.execute(sql: "INSERT INTO analytics_cocoon_activity_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                               arguments: [day, r.registered, r.connected, r.disconnected, r.claimed, r.setupTokensCreated,
-                                           r.setupTokensUsed, r.activeCocoons])
-            }
+        try db.execute(sql: "DELETE FROM analytics_cocoon_activity_daily WHERE day = ?", arguments: [day])
+        if let r = aggregates.cocoonActivity {
+            try db.execute(sql: "INSERT INTO analytics_cocoon_activity_daily VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                           arguments: [day, r.registered, r.connected, r.disconnected, r.claimed, r.setupTokensCreated,
+                                       r.setupTokensUsed, r.activeCocoons])
+        }
 
-            try db.execute(sql: "DELETE FROM analytics_errors_hourly WHERE hour >= ? AND hour < ?", arguments: [hourFrom, hourTo])
-            for r in aggregates.errors {
-                try db.execute(sql: "INSERT INTO analytics_errors_hourly VALUES (?, ?, ?, ?)",
-                               arguments: [r.hour.iso8601, r.service, r.errorType, r.errors])
-            }
+        try db.execute(sql: "DELETE FROM analytics_errors_hourly WHERE hour >= ? AND hour < ?", arguments: [hourFrom, hourTo])
+        for r in aggregates.errors {
+            try db.execute(sql: "INSERT INTO analytics_errors_hourly VALUES (?, ?, ?, ?)",
+                           arguments: [r.hour.iso8601, r.service, r.errorType, r.errors])
         }
     }
 
