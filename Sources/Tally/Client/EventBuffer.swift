@@ -82,16 +82,30 @@ final class EventBuffer: Sendable {
     }
 
     /// Takes up to `max` events, oldest first.
+    ///
+    /// `track` waits for the same lock, so it is held briefly: the array is
+    /// allocated before (a large one is an `mmap` and page faults), and the
+    /// events move out in chunks, the lock released between them.
     func take(max: Int) -> [EnrichedEvent] {
-        let (events, waiters) = state.withLock { state in
-            let events = state.ring.removeFirst(max)
-            let waiters = state.spaceWaiters
-            state.spaceWaiters.removeAll()
-            return (events, waiters)
+        var events: [EnrichedEvent] = []
+        events.reserveCapacity(Swift.min(max, count))
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        while events.count < max {
+            let more = state.withLock { state -> Bool in
+                let n = Swift.min(Self.takeChunk, max - events.count, state.ring.count)
+                for _ in 0..<n { events.append(state.ring.popFirst()!) }
+                waiters += state.spaceWaiters
+                state.spaceWaiters.removeAll()
+                return n == Self.takeChunk
+            }
+            if !more { break }
         }
         for waiter in waiters { waiter.resume() }
         return events
     }
+
+    /// Events moved per lock hold in `take`.
+    private static let takeChunk = 128
 
     /// Appends an already-stamped event, waiting while the buffer is full instead
     /// of applying the overflow policy: backpressure for imports and replays.
@@ -218,13 +232,6 @@ struct RingBuffer<Element>: ~Copyable {
         return element
     }
 
-    mutating func removeFirst(_ n: Int) -> [Element] {
-        let taken = Swift.min(n, count)
-        var out: [Element] = []
-        out.reserveCapacity(taken)
-        for _ in 0..<taken { out.append(popFirst()!) }
-        return out
-    }
 }
 
 /// xoshiro256**: fast, good enough for the random bits of event ids, seeded from
