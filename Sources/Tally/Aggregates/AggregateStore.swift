@@ -44,8 +44,7 @@ public struct RangePercentiles: Sendable, Hashable {
     public var max: Double?
 
     public init(merging sketches: some Sequence<QuantileSketch>) {
-        var merged = QuantileSketch()
-        for sketch in sketches { merged.merge(sketch) }
+        let merged = QuantileSketch.merged(sketches)
         count = merged.count
         p50 = merged.quantile(0.5)
         p95 = merged.quantile(0.95)

@@ -20,13 +20,20 @@ public struct QuantileSketch: Sendable, Hashable {
     /// Values at or below this count as zero (latencies of 0 ms are common).
     static let minIndexable = 1e-9
 
-    /// Bucket index → count.
-    public private(set) var bins: [Int32: UInt64] = [:]
+    /// The occupied buckets in ascending index order, and their counts (never 0).
+    /// Sorted arrays rather than a dictionary: a month of hourly buckets is
+    /// thousands of sketches read, merged and walked per query, and arrays are
+    /// read without hashing and walked in order without sorting.
+    public private(set) var indices: [Int32] = []
+    public private(set) var counts: [UInt64] = []
     public private(set) var zeroCount: UInt64 = 0
     public private(set) var count: UInt64 = 0
     public private(set) var max: Double = 0
 
     public init() {}
+
+    /// Bucket index → count.
+    public var bins: [Int32: UInt64] { Dictionary(uniqueKeysWithValues: zip(indices, counts)) }
 
     /// Adds a value ≥ 0 (negative values are clamped to 0).
     public mutating func add(_ value: Double) {
@@ -36,7 +43,22 @@ public struct QuantileSketch: Sendable, Hashable {
             zeroCount += 1
             return
         }
-        bins[Self.index(of: value), default: 0] += 1
+        add(count: 1, at: Self.index(of: value))
+    }
+
+    private mutating func add(count n: UInt64, at index: Int32) {
+        // Values arrive in no order, but a bucket's neighbours are few: a binary search.
+        var low = 0, high = indices.count
+        while low < high {
+            let middle = (low + high) / 2
+            if indices[middle] < index { low = middle + 1 } else { high = middle }
+        }
+        if low < indices.count, indices[low] == index {
+            counts[low] += n
+        } else {
+            indices.insert(index, at: low)
+            counts.insert(n, at: low)
+        }
     }
 
     /// Adds every bucket of `other`.
@@ -44,7 +66,56 @@ public struct QuantileSketch: Sendable, Hashable {
         count += other.count
         zeroCount += other.zeroCount
         max = Swift.max(max, other.max)
-        for (index, n) in other.bins { bins[index, default: 0] += n }
+        guard !other.indices.isEmpty else { return }
+        guard !indices.isEmpty else {
+            indices = other.indices
+            counts = other.counts
+            return
+        }
+        // Two sorted runs into one.
+        var mergedIndices: [Int32] = [], mergedCounts: [UInt64] = []
+        mergedIndices.reserveCapacity(indices.count + other.indices.count)
+        mergedCounts.reserveCapacity(indices.count + other.indices.count)
+        var a = 0, b = 0
+        while a < indices.count || b < other.indices.count {
+            if b == other.indices.count || (a < indices.count && indices[a] < other.indices[b]) {
+                mergedIndices.append(indices[a]); mergedCounts.append(counts[a]); a += 1
+            } else if a == indices.count || other.indices[b] < indices[a] {
+                mergedIndices.append(other.indices[b]); mergedCounts.append(other.counts[b]); b += 1
+            } else {
+                mergedIndices.append(indices[a]); mergedCounts.append(counts[a] + other.counts[b]); a += 1; b += 1
+            }
+        }
+        indices = mergedIndices
+        counts = mergedCounts
+    }
+
+    /// All of `sketches` merged into one, through one dense array of counts over
+    /// their whole index range: linear in their buckets, however many there are.
+    public static func merged(_ sketches: some Sequence<QuantileSketch>) -> QuantileSketch {
+        var result = QuantileSketch()
+        var lowest = Int32.max, highest = Int32.min
+        for sketch in sketches {
+            result.count += sketch.count
+            result.zeroCount += sketch.zeroCount
+            result.max = Swift.max(result.max, sketch.max)
+            if let first = sketch.indices.first, let last = sketch.indices.last {
+                lowest = Swift.min(lowest, first)
+                highest = Swift.max(highest, last)
+            }
+        }
+        guard lowest <= highest else { return result }
+        var dense = [UInt64](repeating: 0, count: Int(highest - lowest) + 1)
+        dense.withUnsafeMutableBufferPointer { dense in
+            for sketch in sketches {
+                for (index, n) in zip(sketch.indices, sketch.counts) { dense[Int(index - lowest)] += n }
+            }
+        }
+        for (offset, n) in dense.enumerated() where n > 0 {
+            result.indices.append(lowest + Int32(offset))
+            result.counts.append(n)
+        }
+        return result
     }
 
     /// The value at quantile `q` (0…1), or `nil` for an empty sketch. Like
@@ -65,8 +136,8 @@ public struct QuantileSketch: Sendable, Hashable {
         if first < zeroCount { result.0 = 0 }
         if second < zeroCount { result.1 = 0 }
         var seen = zeroCount
-        for index in bins.keys.sorted() where result.1 == nil {
-            seen += bins[index]!
+        for (index, n) in zip(indices, counts) where result.1 == nil {
+            seen += n
             let value = Swift.min(Self.value(of: index), max)
             if result.0 == nil, seen > first { result.0 = value }
             if seen > second { result.1 = value }
@@ -90,8 +161,8 @@ public struct QuantileSketch: Sendable, Hashable {
     public var serialized: [UInt8] {
         var out: [UInt8] = [1]
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        put(count); put(zeroCount); put(max.bitPattern); put(UInt32(bins.count))
-        for index in bins.keys.sorted() { put(index); put(bins[index]!) }
+        put(count); put(zeroCount); put(max.bitPattern); put(UInt32(indices.count))
+        for (index, n) in zip(indices, counts) { put(index); put(n) }
         return out
     }
 
@@ -117,11 +188,20 @@ public struct QuantileSketch: Sendable, Hashable {
         sketch.count = load(1, as: UInt64.self)
         sketch.zeroCount = load(9, as: UInt64.self)
         sketch.max = Double(bitPattern: load(17, as: UInt64.self))
-        sketch.bins.reserveCapacity(n)
+        sketch.indices.reserveCapacity(n)
+        sketch.counts.reserveCapacity(n)
         var offset = headerSize
         for _ in 0..<n {
-            sketch.bins[load(offset, as: Int32.self)] = load(offset + 4, as: UInt64.self)
+            let index = load(offset, as: Int32.self), binCount = load(offset + 4, as: UInt64.self)
             offset += binSize
+            guard binCount > 0 else { continue }
+            if let last = sketch.indices.last, last >= index {
+                // Not in the order ``serialized`` writes: place it where it belongs.
+                sketch.add(count: binCount, at: index)
+            } else {
+                sketch.indices.append(index)
+                sketch.counts.append(binCount)
+            }
         }
         return sketch
     }

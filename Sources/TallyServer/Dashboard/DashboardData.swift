@@ -60,20 +60,19 @@ struct DashboardData {
         data.totals.successRate = finished > 0 ? Double(data.totals.tasksCompleted) / Double(finished) : nil
 
         let latency = try await store.apiLatency(from: from, to: to, service: nil)
-        var daySketches = Array(repeating: QuantileSketch(), count: days.count)
-        var routeSketches: [String: (requests: Int, sketch: QuantileSketch)] = [:]
-        var all = QuantileSketch()
+        // Each day's and each route's hourly sketches, merged once per group.
+        var dayRows = Array(repeating: [QuantileSketch](), count: days.count)
+        var routeRows: [String: (requests: Int, sketches: [QuantileSketch])] = [:]
         for row in latency {
-            if let i = index[row.hour.startOfDay] { daySketches[i].merge(row.latencySketch) }
-            let key = "\(row.method) \(row.route)"
-            routeSketches[key, default: (0, QuantileSketch())].requests += row.requests
-            routeSketches[key]!.sketch.merge(row.latencySketch)
-            all.merge(row.latencySketch)
+            if let i = index[row.hour.startOfDay] { dayRows[i].append(row.latencySketch) }
+            routeRows["\(row.method) \(row.route)", default: (0, [])].requests += row.requests
+            routeRows["\(row.method) \(row.route)"]!.sketches.append(row.latencySketch)
             data.totals.apiRequests += row.requests
         }
+        let daySketches = dayRows.map(QuantileSketch.merged)
         data.latency = [.init(name: "p50", values: daySketches.map { $0.quantile(0.5) }), .init(name: "p95", values: daySketches.map { $0.quantile(0.95) }), .init(name: "p99", values: daySketches.map { $0.quantile(0.99) })]
-        data.totals.apiP95 = all.quantile(0.95)
-        data.routes = routeSketches.map { ($0.key, $0.value.requests, $0.value.sketch.quantile(0.95)) }
+        data.totals.apiP95 = QuantileSketch.merged(latency.lazy.map(\.latencySketch)).quantile(0.95)
+        data.routes = routeRows.map { ($0.key, $0.value.requests, QuantileSketch.merged($0.value.sketches).quantile(0.95)) }
             .sorted { $0.requests != $1.requests ? $0.requests > $1.requests : $0.route < $1.route }
         data.routes = Array(data.routes.prefix(10))
 

@@ -1,0 +1,62 @@
+import Tally
+import TallyTesting
+import Testing
+
+@Suite("Quantile sketch")
+struct QuantileSketchTests {
+    /// Latency-like values: many small, a long tail, some zeros.
+    static func values(count: Int, seed: UInt64) -> [Double] {
+        var random = SeededGenerator(seed: seed)
+        return (0..<count).map { n in
+            n % 50 == 0 ? 0 : Double.random(in: 0...1, using: &random) < 0.9
+                ? Double.random(in: 1...200, using: &random) : Double.random(in: 200...30_000, using: &random)
+        }
+    }
+
+    @Test("merging sketches pairwise, all at once, or adding every value gives the same sketch")
+    func mergesAgree() {
+        let parts = (0..<24).map { Self.values(count: 500 + $0 * 37, seed: UInt64($0)) }
+        var whole = QuantileSketch()
+        for value in parts.joined() { whole.add(value) }
+        let sketches = parts.map { part in
+            var sketch = QuantileSketch()
+            for value in part { sketch.add(value) }
+            return sketch
+        }
+        var pairwise = QuantileSketch()
+        for sketch in sketches { pairwise.merge(sketch) }
+        #expect(pairwise == whole)
+        #expect(QuantileSketch.merged(sketches) == whole)
+        #expect(QuantileSketch.merged([QuantileSketch]()) == QuantileSketch())
+        #expect(whole.indices == whole.indices.sorted())
+        #expect(!whole.counts.contains(0))
+        #expect(whole.bins.values.reduce(0, +) + whole.zeroCount == whole.count)
+    }
+
+    @Test("quantiles stay within 1% of the exact percentile_cont of the values")
+    func accuracy() throws {
+        let values = Self.values(count: 20_000, seed: 7)
+        var sketch = QuantileSketch()
+        for value in values { sketch.add(value) }
+        let sorted = values.sorted()
+        for q in [0.5, 0.9, 0.95, 0.99] {
+            let exact = try #require(Percentile.continuous(q, sorted: sorted))
+            let estimate = try #require(sketch.quantile(q))
+            #expect(abs(estimate - exact) <= 0.01 * exact, "q \(q): \(estimate) vs \(exact)")
+        }
+    }
+
+    @Test("the serialized form reads back equal, even with its buckets out of order")
+    func serializedRoundTrip() throws {
+        var sketch = QuantileSketch()
+        for value in Self.values(count: 3_000, seed: 3) { sketch.add(value) }
+        #expect(QuantileSketch(serialized: sketch.serialized) == sketch)
+
+        // The same buckets written in reverse order (a form another writer might produce).
+        let bytes = sketch.serialized
+        let header = Array(bytes[..<29])
+        let bins = stride(from: 29, to: bytes.count, by: 12).map { Array(bytes[$0..<$0 + 12]) }
+        #expect(QuantileSketch(serialized: header + bins.reversed().joined()) == sketch)
+        #expect(QuantileSketch(serialized: [2] + bytes.dropFirst()) == nil)
+    }
+}
