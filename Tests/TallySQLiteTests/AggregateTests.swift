@@ -215,6 +215,13 @@ struct AggregateTests {
             let value = try #require(estimate)
             #expect(abs(value - exact) / exact <= 0.01, "p\(Int(p * 100)): sketch \(value) vs exact \(exact)")
         }
+        // One route of one service: the store filters in SQL; the same as filtering the rows.
+        let rows = try await f.aggregates.apiLatency(from: weekStart, to: Self.to, service: nil)
+        let busiest = try #require(Dictionary(grouping: rows) { [$0.service, $0.method, $0.route] }.max { $0.value.count < $1.value.count })
+        let oneRoute = try await f.aggregates.apiLatencyPercentiles(from: weekStart, to: Self.to, service: busiest.key[0],
+                                                                   method: busiest.key[1], route: busiest.key[2])
+        #expect(oneRoute == RangePercentiles(merging: busiest.value.map(\.latencySketch)))
+        #expect(oneRoute.count > 0 && oneRoute.count < fromSketches.count)
         let durations = f.raw.filter { $0.name == "task_completed" && $0.timestamp >= weekStart }.compactMap { Self.number($0, "duration_ms") }
         let taskP95 = try await f.aggregates.taskDurationPercentiles(from: weekStart, to: Self.to).p95
         let exact = try #require(Self.percentile(0.95, durations))

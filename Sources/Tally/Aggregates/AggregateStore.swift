@@ -33,6 +33,11 @@ public protocol AggregateStore: Sendable {
     func authEvents(from: Timestamp, to: Timestamp, service: String?) async throws -> [AuthEventsRow]
     func cocoonActivity(from: Timestamp, to: Timestamp) async throws -> [CocoonActivityRow]
     func errors(from: Timestamp, to: Timestamp, service: String?) async throws -> [ErrorsRow]
+
+    /// API latency percentiles over `[from, to)` for the matching routes, from the
+    /// hourly sketches: no raw event is read. A default merges ``apiLatency(from:to:service:)``'s rows.
+    func apiLatencyPercentiles(from: Timestamp, to: Timestamp, service: String?,
+                               method: String?, route: String?) async throws -> RangePercentiles
 }
 
 /// Percentiles over several buckets, from their merged sketches (within 1%).
@@ -60,13 +65,16 @@ extension AggregateStore {
         return facts.count
     }
 
-    /// API latency percentiles over `[from, to)` for the matching routes, from the
-    /// hourly sketches: no raw event is read.
-    public func apiLatencyPercentiles(from: Timestamp, to: Timestamp, service: String? = nil,
-                                      method: String? = nil, route: String? = nil) async throws -> RangePercentiles {
+    public func apiLatencyPercentiles(from: Timestamp, to: Timestamp, service: String?,
+                                      method: String?, route: String?) async throws -> RangePercentiles {
         let rows = try await apiLatency(from: from, to: to, service: service)
         return RangePercentiles(merging: rows.filter { (method == nil || $0.method == method) && (route == nil || $0.route == route) }
             .map(\.latencySketch))
+    }
+
+    /// ``apiLatencyPercentiles(from:to:service:method:route:)`` over every route of `service` (or all).
+    public func apiLatencyPercentiles(from: Timestamp, to: Timestamp, service: String? = nil) async throws -> RangePercentiles {
+        try await apiLatencyPercentiles(from: from, to: to, service: service, method: nil, route: nil)
     }
 
     /// Task duration percentiles over `[from, to)`, from the daily sketches.

@@ -228,19 +228,39 @@ public struct SQLiteAggregateStore: AggregateStore {
 
     public func apiLatency(from: Timestamp, to: Timestamp, service: String?) async throws -> [APILatencyRow] {
         try await database.read { db in
-            try Row.fetchAll(db, sql: """
+            // A month of hourly rows is thousands: read them from a cursor, by
+            // position, each sketch from SQLite's own bytes (no copy).
+            let rows = try Row.fetchCursor(db, sql: """
                 SELECT hour, service, method, route, requests, errors_4xx, errors_5xx,
                        latency_p50, latency_p95, latency_p99, latency_max, latency_sketch
                 FROM analytics_api_latency_hourly
                 WHERE hour >= ? AND hour < ? AND (?3 IS NULL OR service = ?3) ORDER BY hour, service, method, route
-                """, arguments: [from.iso8601, to.iso8601, service]).map { row in
-                // By position: a month of hourly rows is thousands, and name lookups add up.
+                """, arguments: [from.iso8601, to.iso8601, service])
+            var result: [APILatencyRow] = []
+            while let row = try rows.next() {
                 var r = APILatencyRow(hour: Self.day(row[0]), service: row[1], method: row[2], route: row[3])
                 r.requests = row[4]; r.errors4xx = row[5]; r.errors5xx = row[6]
                 r.latencyP50 = row[7]; r.latencyP95 = row[8]; r.latencyP99 = row[9]
-                r.latencyMax = row[10]; r.latencySketch = Self.sketch(row[11])
-                return r
+                r.latencyMax = row[10]
+                r.latencySketch = try row.withUnsafeData(atIndex: 11, Self.sketch)
+                result.append(r)
             }
+            return result
+        }
+    }
+
+    /// Only the sketches of the matching buckets, filtered in SQL and merged at once.
+    public func apiLatencyPercentiles(from: Timestamp, to: Timestamp, service: String?,
+                                      method: String?, route: String?) async throws -> RangePercentiles {
+        try await database.read { db in
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT latency_sketch FROM analytics_api_latency_hourly
+                WHERE hour >= ? AND hour < ? AND (?3 IS NULL OR service = ?3)
+                  AND (?4 IS NULL OR method = ?4) AND (?5 IS NULL OR route = ?5)
+                """, arguments: [from.iso8601, to.iso8601, service, method, route])
+            var sketches: [QuantileSketch] = []
+            while let row = try rows.next() { sketches.append(try row.withUnsafeData(atIndex: 0, Self.sketch)) }
+            return RangePercentiles(merging: sketches)
         }
     }
 
