@@ -237,8 +237,12 @@ public struct SQLiteAggregateStore: AggregateStore {
                 WHERE hour >= ? AND hour < ? AND (?3 IS NULL OR service = ?3) ORDER BY hour, service, method, route
                 """, arguments: [from.iso8601, to.iso8601, service])
             var result: [APILatencyRow] = []
+            // Rows come in hour order, a dozen or so an hour: parse each hour's text once.
+            var hourText = "", hour = Timestamp(microsecondsSinceEpoch: 0)
             while let row = try rows.next() {
-                var r = APILatencyRow(hour: Self.day(row[0]), service: row[1], method: row[2], route: row[3])
+                let text: String = row[0]
+                if text != hourText { (hourText, hour) = (text, Self.day(text)) }
+                var r = APILatencyRow(hour: hour, service: row[1], method: row[2], route: row[3])
                 r.requests = row[4]; r.errors4xx = row[5]; r.errors5xx = row[6]
                 r.latencyP50 = row[7]; r.latencyP95 = row[8]; r.latencyP99 = row[9]
                 r.latencyMax = row[10]
