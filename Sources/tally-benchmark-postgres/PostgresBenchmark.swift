@@ -44,7 +44,7 @@ struct PostgresBenchmark {
                 case "--writers": writers = Int(value) ?? writers
                 case "--methods": methods = value.split(separator: ",").map(String.init)
                 case "--keep-database": keep = value == "yes"
-                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,optimistic-copy,unnest,copy,pipeline (or refresh)")
+                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,optimistic-copy,unnest,copy,pipeline,pipeline-unnest (or refresh)")
                 }
             }
         }
@@ -134,10 +134,11 @@ struct PostgresBenchmark {
                     }
                     let store = PostgresEventStore(database: database, writeMethod: writeMethod)
                     seconds = try await write(rows, to: store, batch: options.batch, writers: options.writers, clock: clock)
-                case "pipeline":
-                    seconds = try await pipeline(rows, to: PostgresEventStore(database: database), batch: options.batch, clock: clock)
+                case "pipeline", "pipeline-unnest":
+                    let store = PostgresEventStore(database: database, writeMethod: method == "pipeline" ? .optimisticCopy : .unnest)
+                    seconds = try await pipeline(rows, to: store, batch: options.batch, clock: clock)
                 default:
-                    throw Failure("unknown method \(method): use copy-baseline, optimistic-copy, unnest, copy or pipeline")
+                    throw Failure("unknown method \(method): use copy-baseline, optimistic-copy, unnest, copy, pipeline or pipeline-unnest")
                 }
                 let stored = try await PostgresEventStore(database: database).count()
                 guard stored == rows.count else { throw Failure("\(method) stored \(stored) of \(rows.count) events") }
@@ -158,6 +159,7 @@ struct PostgresBenchmark {
             case "unnest": "PostgresEventStore unnest"
             case "optimistic-copy": "PostgresEventStore COPY (default)"
             case "pipeline": "client → worker → PostgreSQL"
+            case "pipeline-unnest": "client → worker → PG (unnest)"
             default: "PostgresEventStore COPY+staging"
             }
             print(label.padding(toLength: 34, withPad: " ", startingAt: 0)

@@ -16,7 +16,7 @@ public struct AnalyticsConfiguration: Sendable {
     public var sink: any EventSink
     /// Events per write. Defaults to 100.
     public var batchSize: Int = 100
-    /// When the worker falls behind (at least two full batches waiting), how many
+    /// When the worker falls behind (more than a batch waiting), how many
     /// batches it may write in one go, into a sink that writes prepared batches in
     /// one transaction (``PreparedWriteSink``: the SQLite and PostgreSQL stores):
     /// one commit for them all instead of one each. Other sinks (an HTTP collector)

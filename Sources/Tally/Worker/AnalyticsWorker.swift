@@ -107,13 +107,13 @@ private struct DeliveryLoop {
         logger.debug("analytics worker drained and stopped")
     }
 
-    /// How many events the next write takes: one batch, or while two or more
-    /// full batches wait, up to ``AnalyticsConfiguration/catchUpBatches`` of them
-    /// for a sink that commits them together.
+    /// How many events the next write takes: one batch, or while more than a
+    /// batch waits, all of it up to ``AnalyticsConfiguration/catchUpBatches``
+    /// batches, for a sink that commits them together.
     func writeSize() -> Int {
         let batchSize = configuration.batchSize
         guard configuration.catchUpBatches > 1, configuration.sink is any PreparedWriteSink,
-              buffer.count >= 2 * batchSize else { return batchSize }
+              buffer.count > batchSize else { return batchSize }
         return batchSize * configuration.catchUpBatches
     }
 
