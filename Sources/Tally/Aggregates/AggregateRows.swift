@@ -32,6 +32,18 @@ public struct TaskStatsRow: Sendable, Hashable {
     public init(day: Timestamp, service: String) {
         self.day = day; self.service = service
     }
+
+    /// Fills what derives from the counts and the day's `task_completed`
+    /// durations (in any order): the success rate, the exact percentiles and the
+    /// sketch. Every backend finishes its rows here, so they agree to the bit.
+    public mutating func summarize(durations: [Double]) {
+        let finished = completed + failed
+        successRate = finished > 0 ? Double(completed) / Double(finished) : nil
+        let sorted = durations.sorted()
+        durationP50 = Percentile.continuous(0.5, sorted: sorted)
+        durationP95 = Percentile.continuous(0.95, sorted: sorted)
+        for d in sorted { durationSketch.add(d) }
+    }
 }
 
 public struct APILatencyRow: Sendable, Hashable {
@@ -47,6 +59,17 @@ public struct APILatencyRow: Sendable, Hashable {
     public init(hour: Timestamp, service: String, method: String, route: String) {
         self.hour = hour; self.service = service; self.method = method; self.route = route
     }
+
+    /// Fills the exact percentiles, the maximum and the sketch from the bucket's
+    /// `api_request` durations (in any order).
+    public mutating func summarize(latencies: [Double]) {
+        let sorted = latencies.sorted()
+        latencyP50 = Percentile.continuous(0.5, sorted: sorted)
+        latencyP95 = Percentile.continuous(0.95, sorted: sorted)
+        latencyP99 = Percentile.continuous(0.99, sorted: sorted)
+        latencyMax = sorted.last
+        for d in sorted { latencySketch.add(d) }
+    }
 }
 
 public struct IntegrationHealthRow: Sendable, Hashable {
@@ -58,6 +81,12 @@ public struct IntegrationHealthRow: Sendable, Hashable {
 
     public init(day: Timestamp, provider: String) {
         self.day = day; self.provider = provider
+    }
+
+    /// Fills the error rate from the counts.
+    public mutating func summarize() {
+        let attempts = used + errors
+        errorRate = attempts > 0 ? Double(errors) / Double(attempts) : nil
     }
 }
 

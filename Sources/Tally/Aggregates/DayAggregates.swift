@@ -143,30 +143,19 @@ public struct DayAggregates: Sendable {
             var users = self.users
             result.taskStats = tasks.values.map { row in
                 var row = row
-                let finished = row.completed + row.failed
-                row.successRate = finished > 0 ? Double(row.completed) / Double(finished) : nil
-                let durations = (taskDurations[row.service] ?? []).sorted()
-                row.durationP50 = Percentile.continuous(0.5, sorted: durations)
-                row.durationP95 = Percentile.continuous(0.95, sorted: durations)
-                for d in durations { row.durationSketch.add(d) }
+                row.summarize(durations: taskDurations[row.service] ?? [])
                 return row
             }.sorted { $0.service < $1.service }
 
             result.apiLatency = api.values.map { bucket in
                 var row = bucket.row
-                let values = bucket.latencies.sorted()
-                row.latencyP50 = Percentile.continuous(0.5, sorted: values)
-                row.latencyP95 = Percentile.continuous(0.95, sorted: values)
-                row.latencyP99 = Percentile.continuous(0.99, sorted: values)
-                row.latencyMax = values.last
-                for v in values { row.latencySketch.add(v) }
+                row.summarize(latencies: bucket.latencies)
                 return row
             }.sorted { ($0.hour, $0.service, $0.method, $0.route) < ($1.hour, $1.service, $1.method, $1.route) }
 
             result.integrationHealth = integrations.values.map { row in
                 var row = row
-                let attempts = row.used + row.errors
-                row.errorRate = attempts > 0 ? Double(row.errors) / Double(attempts) : nil
+                row.summarize()
                 return row
             }.sorted { $0.provider < $1.provider }
 

@@ -199,9 +199,9 @@ public struct PostgresAggregateStore: AggregateStore {
     /// One day's refresh done by the server: the counters and the distinct users
     /// are computed in SQL, each from only the event types it reads (the
     /// `(event_type, timestamp)` index); Swift receives a few hundred rows and each
-    /// bucket's durations as one `float8[]`, and computes the exact percentiles
-    /// (``Percentile/continuous(_:sorted:)``, as `percentile_cont`) and the sketches
-    /// exactly as ``DayAggregates`` does. Ordered-set aggregates would make the
+    /// bucket's durations as one `float8[]`, and the rows derive their exact
+    /// percentiles (as `percentile_cont`) and sketches with the same `summarize`
+    /// calls as ``DayAggregates``. Ordered-set aggregates would make the
     /// server sort every bucket's rows a second time, and it already sends the
     /// durations. The JSON typing rules are those of ``factsSQL``.
     ///
@@ -283,12 +283,7 @@ public struct PostgresAggregateStore: AggregateStore {
             if created + started + completed + failed + cancelled > 0 {
                 var r = TaskStatsRow(day: day, service: service)
                 r.created = created; r.started = started; r.completed = completed; r.failed = failed; r.cancelled = cancelled
-                let finished = completed + failed
-                r.successRate = finished > 0 ? Double(completed) / Double(finished) : nil
-                let sorted = durations.sorted()
-                r.durationP50 = Percentile.continuous(0.5, sorted: sorted)
-                r.durationP95 = Percentile.continuous(0.95, sorted: sorted)
-                for d in sorted { r.durationSketch.add(d) }
+                r.summarize(durations: durations)
                 counts.tasks = r
             }
             if attempts + codes + refreshes + validated + logouts > 0 {
@@ -328,12 +323,7 @@ public struct PostgresAggregateStore: AggregateStore {
                 (PostgresTimestamp, String, String, String, Int, Int, Int, [Double]).self)
             var r = APILatencyRow(hour: hour.timestamp, service: service, method: method, route: route)
             r.requests = requests; r.errors4xx = e4; r.errors5xx = e5
-            let sorted = durations.sorted()
-            r.latencyP50 = Percentile.continuous(0.5, sorted: sorted)
-            r.latencyP95 = Percentile.continuous(0.95, sorted: sorted)
-            r.latencyP99 = Percentile.continuous(0.99, sorted: sorted)
-            r.latencyMax = sorted.last
-            for d in sorted { r.latencySketch.add(d) }
+            r.summarize(latencies: durations)
             return r
         }.sorted { ($0.hour, $0.service, $0.method, $0.route) < ($1.hour, $1.service, $1.method, $1.route) }
         try await connection.exec("SET LOCAL enable_sort TO DEFAULT", logger: logger)
@@ -355,7 +345,7 @@ public struct PostgresAggregateStore: AggregateStore {
             var r = IntegrationHealthRow(day: day, provider: provider)
             r.connected = connected; r.disconnected = disconnected; r.used = used; r.errors = errors
             r.oauthStarted = started; r.oauthCompleted = completed
-            r.errorRate = used + errors > 0 ? Double(errors) / Double(used + errors) : nil
+            r.summarize()
             return r
         }.sorted { $0.provider < $1.provider }
 

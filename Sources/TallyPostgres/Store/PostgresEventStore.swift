@@ -61,7 +61,6 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
     @discardableResult
     public func write(_ events: [EnrichedEvent]) async throws -> Int {
         guard !events.isEmpty else { return 0 }
-        if writeMethod == .copyStaging { return try await writeViaCopy(events) }
         return try await write(prepared: [prepare(events)])[0]
     }
 
@@ -98,8 +97,8 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
                     } catch let error as PostgresStoreError where error.sqlState == "23505" {
                         // An event of the group is stored already (a re-sent batch): the
                         // COPY was rolled back whole; the statement that skips duplicates
-                        // stores the rest.
-                        return try await insert(batches.map { PreparedBatch(events: $0.events, statement: Self.insertQuery($0.events), copyText: nil) })
+                        // stores the rest (``insert(_:)`` encodes the statements).
+                        return try await insert(batches)
                     }
                 case .copyStaging:
                     var counts: [Int] = []
