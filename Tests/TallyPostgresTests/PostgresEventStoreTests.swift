@@ -53,6 +53,26 @@ struct PostgresEventStoreTests {
         }
     }
 
+    @Test("every write method marks dirty the days it inserted into, and a re-sent batch marks nothing", arguments: PostgresEventStore.WriteMethod.allCases)
+    func writesMarkTheirDays(method: PostgresEventStore.WriteMethod) async throws {
+        try await TestPostgres.withMigratedDatabase { database async throws in
+            let store = PostgresEventStore(database: database, writeMethod: method)
+            func dirtyDays() async throws -> [String] {
+                try await database.query("SELECT day::text FROM analytics_dirty_days ORDER BY day") { row in try row.decode(String.self) }
+            }
+            let old = CatalogueExamples.enrichedAll(startingAt: Self.start.adding(days: -40))
+            let recent = CatalogueExamples.enrichedAll(startingAt: Self.start.adding(days: 2))
+            #expect(try await store.write(old + recent) == old.count + recent.count)
+            #expect(try await dirtyDays() == ["2026-09-22", "2026-11-03"])
+
+            try await database.execute("DELETE FROM analytics_dirty_days")
+            #expect(try await store.write(old) == 0)
+            #expect(try await dirtyDays() == [], "nothing was inserted, so no day changed")
+            #expect(try await store.write(recent + [CatalogueExamples.event(CatalogueExamples.all[0], at: Self.start, seed: 77)]) == 1)
+            #expect(try await dirtyDays() == ["2026-11-01"], "only the day of the one new event")
+        }
+    }
+
     @Test("times keep every microsecond, before and after 2000-01-01")
     func exactTimes() async throws {
         try await TestPostgres.withMigratedDatabase { database async throws in

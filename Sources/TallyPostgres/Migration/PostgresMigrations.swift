@@ -23,8 +23,10 @@ public enum PostgresMigrations {
     /// The migrations of `mode`, in order.
     public static func all(mode: PostgresStorageMode) -> [Migration] {
         switch mode {
-        case .partitioned: [createPartitionedEvents, createIndexes, createDirtyDaysAndAPIKeys, createAggregates, dailyUserArrays]
-        case .timescaledb: [createHypertableEvents, createIndexes, createDirtyDaysAndAPIKeys, createAggregates, dailyUserArrays]
+        case .partitioned: [createPartitionedEvents, createIndexes, createDirtyDaysAndAPIKeys, createAggregates, dailyUserArrays,
+                            markDirtyDaysOnInsert]
+        case .timescaledb: [createHypertableEvents, createIndexes, createDirtyDaysAndAPIKeys, createAggregates, dailyUserArrays,
+                            markDirtyDaysOnInsert]
         }
     }
 
@@ -180,5 +182,28 @@ public enum PostgresMigrations {
         DROP TABLE analytics_daily_users;
         ALTER TABLE analytics_daily_user_sets RENAME TO analytics_daily_users;
         ALTER INDEX analytics_daily_user_sets_pkey RENAME TO analytics_daily_users_pkey;
+        """)
+
+    static let markDirtyDaysOnInsert = Migration(version: 6, name: "mark_dirty_days_on_insert", phase: .pre, sql: """
+        -- Every statement that inserts events marks their UTC days dirty, in the
+        -- same transaction, from the rows it actually inserted (a transition
+        -- table; duplicates skipped by ON CONFLICT are not in it). A batch is then
+        -- one statement, a bare COPY included, with no separate marking step.
+        -- A new mark always moves marked_at forward (see analytics_dirty_days),
+        -- and days are locked in order so concurrent writers never deadlock here.
+        -- TimescaleDB supports statement triggers with transition tables on
+        -- hypertables since 2.18.
+        CREATE FUNCTION tally_mark_inserted_days_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO analytics_dirty_days AS d (day, marked_at)
+                SELECT DISTINCT (timestamp AT TIME ZONE 'UTC')::date, now() FROM inserted_events ORDER BY 1
+                ON CONFLICT (day) DO UPDATE SET marked_at = greatest(d.marked_at + interval '1 microsecond', excluded.marked_at);
+            RETURN NULL;
+        END
+        $$;
+        CREATE TRIGGER analytics_events_mark_days_dirty
+            AFTER INSERT ON analytics_events
+            REFERENCING NEW TABLE AS inserted_events
+            FOR EACH STATEMENT EXECUTE FUNCTION tally_mark_inserted_days_dirty();
         """)
 }

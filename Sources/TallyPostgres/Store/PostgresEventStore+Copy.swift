@@ -8,8 +8,8 @@ extension PostgresEventStore {
         /// `COPY` straight into `analytics_events`, as fast as `psql \copy`; a
         /// batch that meets an event already stored (a re-sent batch) fails whole
         /// on the unique key, is rolled back, and goes again through ``unnest``,
-        /// which skips the duplicates. Four round trips (BEGIN, COPY, the dirty
-        /// days, COMMIT). The default.
+        /// which skips the duplicates. One statement, one round trip, whatever the
+        /// number of batches grouped in it. The default.
         case optimisticCopy = "optimistic-copy"
         /// One `INSERT … SELECT FROM unnest($1…$9) ON CONFLICT DO NOTHING`: one
         /// round trip, but a speculative insertion per row.
@@ -44,8 +44,6 @@ extension PostgresEventStore {
                     """, logger: logger) {
                     inserted = Int(try row.decode(Int64.self))
                 }
-                // In the same transaction as the insert, as ``insertSQL`` does.
-                try await connection.exec(PostgresQuery(unsafeSQL: Self.markDirtySQL("SELECT timestamp FROM tally_staging")), logger: logger)
                 try await connection.exec("COMMIT", logger: logger)
                 return inserted
             } catch {

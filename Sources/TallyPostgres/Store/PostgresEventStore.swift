@@ -8,8 +8,9 @@ import Tally
 /// array and `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING` turns them
 /// back into rows, so a re-sent batch, whole or in part, stores nothing twice.
 /// Rows are sent in (timestamp, event_id) order, so two writers whose batches
-/// overlap take their row locks in the same order and never deadlock. The same
-/// statement marks the batch's days dirty for the ``AggregateRefresher``.
+/// overlap take their row locks in the same order and never deadlock. The
+/// table's statement trigger marks the inserted days dirty for the
+/// ``AggregateRefresher`` inside the same statement.
 ///
 /// ```swift
 /// try await PostgresPool.withRunning(configuration) { database in
@@ -27,6 +28,8 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
         self.writeMethod = writeMethod
     }
 
+    /// The days of the inserted rows are marked dirty by the table's statement
+    /// trigger (migration 0006), in the same transaction.
     static let insertSQL = """
         WITH inserted AS (
             INSERT INTO analytics_events
@@ -35,16 +38,15 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
                                  $6::text[], $7::text[], $8::text[], $9::jsonb[])
             ON CONFLICT (timestamp, event_id) DO NOTHING
             RETURNING 1
-        ), marked AS (
-            \(markDirtySQL("SELECT unnest($2::timestamptz[])"))
         )
         SELECT count(*)::int8 FROM inserted
         """
 
-    /// Marks the UTC days of the times `timesSQL` selects dirty. PostgreSQL runs a
-    /// data-modifying `WITH` part to completion even when nothing reads it, so as
-    /// a part of the insert statement it commits with the events or not at all: a
-    /// refresh that starts after the write sees both.
+    /// Marks the UTC days of the times `timesSQL` selects dirty, for statements
+    /// that remove events (inserts are marked by the table's trigger). PostgreSQL
+    /// runs a data-modifying `WITH` part to completion even when nothing reads it,
+    /// so as a part of the delete statement it commits with it or not at all: a
+    /// refresh that starts after the delete sees both.
     ///
     /// A new mark always moves `marked_at` forward (by at least 1 µs), even when the
     /// clock of this transaction is behind the stored mark: a refresh clears only
@@ -130,28 +132,18 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
         }
     }
 
-    /// COPY straight into `analytics_events`, the days marked dirty, one
-    /// transaction. Any duplicate fails it whole (unique violation, 23505).
+    /// One COPY straight into `analytics_events` for the whole group: one
+    /// statement, so it commits whole or not at all, and the table's trigger marks
+    /// its days dirty inside it. Any duplicate fails it whole (unique violation, 23505).
     private func copy(_ batches: [PreparedBatch]) async throws -> [Int] {
-        var days = Set<Int64>()
-        for batch in batches {
-            for event in batch.events { days.insert(event.timestamp.startOfDay.microsecondsSinceEpoch) }
-        }
-        guard !days.isEmpty else { return batches.map { _ in 0 } }
-        var dayColumn = ArrayColumn<TimestampElement>(capacity: days.count * 12)
-        for day in days.sorted() { dayColumn.append(Timestamp(microsecondsSinceEpoch: day)) }
-        var binds = PostgresBindings(capacity: 1)
-        binds.append(dayColumn)
-        let markDirty = PostgresQuery(unsafeSQL: Self.markDirtySQL("SELECT unnest($1::timestamptz[])"), binds: binds)
+        guard batches.contains(where: { !$0.events.isEmpty }) else { return batches.map { _ in 0 } }
         let logger = database.logger
-        return try await database.withTransaction { connection in
-            for batch in batches where !batch.events.isEmpty {
-                let text = batch.copyText ?? Self.copyText(batch.events)
-                try await connection.copyFrom(table: "analytics_events", columns: Self.columns, logger: logger) { writer in
-                    try await writer.write(text)
+        return try await database.withConnection { connection in
+            try await connection.copyFrom(table: "analytics_events", columns: Self.columns, logger: logger) { writer in
+                for batch in batches where !batch.events.isEmpty {
+                    try await writer.write(batch.copyText ?? Self.copyText(batch.events))
                 }
             }
-            try await connection.exec(markDirty, logger: logger)
             return batches.map(\.events.count)
         }
     }
