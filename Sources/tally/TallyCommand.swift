@@ -12,7 +12,7 @@ struct TallyCommand: AsyncParsableCommand {
             """,
         version: TallyVersion.current,
         subcommands: [ServeCommand.self, MigrateCommand.self, KeysCommand.self, RetentionCommand.self, DemoCommand.self, RefreshCommand.self,
-                      ReportCommand.self, EventsCommand.self]
+                      ReportCommand.self, ImportCommand.self, ExportCommand.self, EventsCommand.self]
     )
 
 }

@@ -154,6 +154,33 @@ struct PostgresCLITests {
         }
     }
 
+    @Test("events exported from SQLite import into PostgreSQL and export from it unchanged, their days marked dirty")
+    func importAndExport() async throws {
+        try await TestPostgres.withEmptyDatabase { configuration async throws in
+            let directory = try TemporaryDirectory()
+            defer { directory.remove() }
+            let demo = try TallyProcess.run(["demo", "--users", "30", "--days", "3", "--end", "2026-11-20T12:00:00Z"], in: directory.path)
+            #expect(demo.status == 0, "\(demo.stderr)")
+            let export = try TallyProcess.run(["export", "--output", "events.ndjson"], in: directory.path)
+            #expect(export.status == 0, "\(export.stderr)")
+            let exported = try String(contentsOfFile: directory.file("events.ndjson"), encoding: .utf8)
+            let count = exported.split(separator: "\n").count
+
+            let imported = try Self.tally(["import", directory.file("events.ndjson")], configuration)
+            #expect(imported.status == 0, "\(imported.stderr)")
+            #expect(imported.stdout.replacing(",", with: "").contains("\(count) stored 0 already stored 0 rejected."), "\(imported.stdout)")
+            let fromPostgres = try Self.tally(["export"], configuration)
+            #expect(fromPostgres.status == 0, "\(fromPostgres.stderr)")
+            #expect(fromPostgres.stdout == exported)
+            try await PostgresPool.withRunning(configuration, logger: TestPostgres.logger) { database async throws in
+                let days = try await database.query("SELECT day::text FROM analytics_dirty_days ORDER BY day") { row in try row.decode(String.self) }
+                #expect(days == ["2026-11-18", "2026-11-19", "2026-11-20"])
+            }
+            let again = try Self.tally(["import", directory.file("events.ndjson")], configuration)
+            #expect(again.stdout.replacing(",", with: "").contains("0 stored \(count) already stored"), "\(again.stdout)")
+        }
+    }
+
     @Test("refresh recomputes the aggregates of a PostgreSQL database, and report prints them")
     func refreshAndReport() async throws {
         try await TestPostgres.withEmptyDatabase { configuration async throws in
@@ -199,3 +226,4 @@ struct PostgresCLITests {
         }
     }
 }
+

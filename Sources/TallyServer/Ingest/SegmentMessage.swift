@@ -1,11 +1,7 @@
 import Tally
 
-/// Turns one Segment message of any type into a validated ``EnrichedEvent``.
-///
-/// `track` keeps its event name; `identify`, `page`, `screen`, `group` and `alias`
-/// become custom events of that name whose properties carry the call's fields
-/// (traits, page name, group id, previous id), under the generic limits and the
-/// personal-data policy like any custom event.
+/// Turns one Segment message of any type into a validated ``EnrichedEvent``
+/// (non-track calls are reshaped by ``SegmentCall``).
 struct SegmentMessage {
     /// The whole message, as JSON, may be at most this large (Segment's 32 KB).
     static let maxMessageBytes = 32 * 1024
@@ -30,16 +26,7 @@ struct SegmentMessage {
             throw EventValidationError(code: .tooLarge, event: name, field: nil,
                                        reason: "is about \(size) bytes as JSON; a message may be at most 32 KB")
         }
-        switch type {
-        case "track":
-            break
-        case "identify", "page", "screen", "group", "alias":
-            message = try trackShaped(message, type: type)
-        default:
-            throw EventValidationError(code: .notAllowed, event: name, field: "type",
-                                       reason: "must be track, identify, page, screen, group or alias")
-        }
-        message["type"] = "track"
+        message = try SegmentCall.trackShaped(message, type: type)
         message["context"] = .object(mergedContext(message["context"], under: batch.context))
         message.removeValue(forKey: "receivedAt")  // the server's clock decides when it arrived
 
@@ -91,39 +78,5 @@ struct SegmentMessage {
         context.removeValue(forKey: "traits")
         context.removeValue(forKey: "service")
         return context
-    }
-
-    /// An identify, page, screen, group or alias call as a track of the same name.
-    private static func trackShaped(_ message: JSONObject, type: String) throws(EventValidationError) -> JSONObject {
-        func object(_ key: String) throws(EventValidationError) -> JSONObject {
-            switch message[key] {
-            case nil, .null?: return [:]
-            case .object(let o)?: return o
-            case let other?: throw EventValidationError(code: .wrongType, event: type, field: key, reason: "must be an object, not \(other.typeName)")
-            }
-        }
-        var properties: JSONObject
-        switch type {
-        case "identify":
-            properties = try object("traits")
-        case "page", "screen":
-            properties = try object("properties")
-            for key in ["name", "category"] { if let value = message[key] { properties[key] = value } }
-        case "group":
-            properties = try object("traits")
-            guard let groupID = message["groupId"] else {
-                throw EventValidationError(code: .missingField, event: type, field: "groupId", reason: "is required in a group call")
-            }
-            properties["group_id"] = groupID
-        default:  // alias
-            guard let previousID = message["previousId"] else {
-                throw EventValidationError(code: .missingField, event: type, field: "previousId", reason: "is required in an alias call")
-            }
-            properties = ["previous_id": previousID]
-        }
-        var shaped = message
-        shaped["event"] = .string(type)
-        shaped["properties"] = .object(properties)
-        return shaped
     }
 }

@@ -36,7 +36,7 @@ struct PrivacyRoutes: Sendable {
         router.get("/v1/users/:id/events") { request, context in
             _ = try await access.require(.admin, for: request)
             let userID = try Self.userID(context)
-            let format = try QueryParameters(request).choice("format", default: ExportFormat.ndjson)
+            let format = try QueryParameters(request).choice("format", default: EventExportFormat.ndjson)
             return Response(
                 status: .ok, headers: [.contentType: format.contentType],
                 body: ResponseBody { writer in

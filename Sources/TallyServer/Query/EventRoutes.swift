@@ -52,7 +52,7 @@ struct EventRoutes: Sendable {
             _ = try await access.require(.read, for: request)
             let parameters = QueryParameters(request)
             let filter = try Self.filter(parameters)
-            let format = try parameters.choice("format", default: ExportFormat.ndjson)
+            let format = try parameters.choice("format", default: EventExportFormat.ndjson)
             return Response(
                 status: .ok,
                 headers: [.contentType: format.contentType, .contentDisposition: "attachment; filename=\"tally-events.\(format.rawValue)\""],

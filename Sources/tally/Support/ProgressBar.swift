@@ -2,25 +2,44 @@ import Foundation
 
 /// A progress bar on standard error: redrawn in place on a terminal, a line per
 /// 10% otherwise (CI logs, pipes), so long operations always show they are alive.
+/// Without a total (an export whose size is not known) it shows the running
+/// count and rate, a line every 5 seconds when standard error is not a terminal.
 final class ProgressBar {
-    private var total: Int
+    private var total: Int?
     private let unit: String
+    private let format: (Int) -> String
     private let isTerminal = isatty(FileHandle.standardError.fileDescriptor) != 0
     private let started = ContinuousClock.now
     private var lastDraw = ContinuousClock.now
     private var lastDecile = -1
 
-    init(total: Int, unit: String) {
-        self.total = max(1, total)
+    /// - Parameter format: how amounts are written (counts by default; `Format.bytes` for files).
+    init(total: Int?, unit: String, format: @escaping (Int) -> String = Format.count) {
+        self.total = total.map { max(1, $0) }
         self.unit = unit
+        self.format = format
     }
 
     func update(_ done: Int, force: Bool = false) {
         let now = ContinuousClock.now
-        let fraction = min(1, Double(done) / Double(total))
         let elapsed = (now - started).seconds
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
-        let text = "\(Format.count(done))/\(Format.count(total)) \(unit)  \(Format.count(Int(rate)))/s"
+        let unitText = unit.isEmpty ? "" : " \(unit)"
+        guard let total else {
+            let text = "\(format(done))\(unitText)  \(format(Int(rate)))/s"
+            if isTerminal {
+                guard force || now - lastDraw > .milliseconds(100) else { return }
+                lastDraw = now
+                FileHandle.standardError.write(Data("\r  \(text)\u{1B}[K".utf8))
+            } else {
+                guard force || now - lastDraw > .seconds(5) else { return }
+                lastDraw = now
+                FileHandle.standardError.write(Data("  \(text)\n".utf8))
+            }
+            return
+        }
+        let fraction = min(1, Double(done) / Double(total))
+        let text = "\(format(done))/\(format(total))\(unitText)  \(format(Int(rate)))/s"
         if isTerminal {
             guard force || now - lastDraw > .milliseconds(100) else { return }
             lastDraw = now
@@ -36,9 +55,9 @@ final class ProgressBar {
         }
     }
 
-    /// Shows the final count as 100%, whatever the estimate was.
+    /// Shows the final count (as 100% when there is a total, whatever the estimate was).
     func finish(_ done: Int) {
-        total = max(1, done)
+        if total != nil { total = max(1, done) }
         lastDecile = min(lastDecile, 9)
         update(done, force: true)
         if isTerminal { FileHandle.standardError.write(Data("\n".utf8)) }
