@@ -18,10 +18,12 @@ import TallyPostgres
 ///   (batches of `--batch`) → `PostgresEventStore`, timed until the worker has
 ///   drained and returned (everything committed).
 ///
-/// With `--methods refresh`, instead: the refresh of one day's aggregates (see ``RefreshBenchmark``).
+/// With `--methods refresh`, instead: the refresh of one day's aggregates (see ``RefreshBenchmark``);
+/// with `--methods queries`, the aggregate queries over 30 days (see ``QueryBenchmark``).
 ///
 ///     swift run -c release tally-benchmark-postgres --database postgres://… [--events 200000] [--batch 1000] [--writers 1]
 ///     swift run -c release tally-benchmark-postgres --database postgres://… --methods refresh --events 1000000 [--keep-database yes]
+///     swift run -c release tally-benchmark-postgres --database postgres://… --methods queries --events 10000000 [--keep-database yes] [--reuse yes]
 @main
 struct PostgresBenchmark {
     struct Options {
@@ -32,6 +34,7 @@ struct PostgresBenchmark {
         var writers = 1
         var methods: [String] = ["copy-baseline", "optimistic-copy", "unnest", "copy", "pipeline"]
         var keep = false
+        var reuse = false
 
         init(arguments: [String]) throws {
             var iterator = arguments.dropFirst().makeIterator()
@@ -44,7 +47,8 @@ struct PostgresBenchmark {
                 case "--writers": writers = Int(value) ?? writers
                 case "--methods": methods = value.split(separator: ",").map(String.init)
                 case "--keep-database": keep = value == "yes"
-                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,optimistic-copy,unnest,copy,pipeline,pipeline-unnest (or refresh)")
+                case "--reuse": reuse = value == "yes"
+                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,optimistic-copy,unnest,copy,pipeline,pipeline-unnest (or refresh, or queries [--reuse yes]) --keep-database yes")
                 }
             }
         }
@@ -74,6 +78,10 @@ struct PostgresBenchmark {
         let clock = ContinuousClock()
         if options.methods == ["refresh"] {
             return try await RefreshBenchmark.run(events: options.events, batch: options.batch, keep: options.keep, server: server, clock: clock)
+        }
+        if options.methods == ["queries"] {
+            return try await QueryBenchmark.run(events: options.events, batch: options.batch, reuse: options.reuse, keep: options.keep,
+                                                server: server, clock: clock)
         }
 
         // Realistic rows: seeded demo traffic for every catalogue event, in time order.
