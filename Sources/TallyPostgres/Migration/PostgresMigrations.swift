@@ -191,8 +191,9 @@ public enum PostgresMigrations {
         -- one statement, a bare COPY included, with no separate marking step.
         -- A new mark always moves marked_at forward (see analytics_dirty_days),
         -- and days are locked in order so concurrent writers never deadlock here.
-        -- TimescaleDB supports statement triggers with transition tables on
-        -- hypertables since 2.18.
+        -- TimescaleDB accepts statement triggers with transition tables on
+        -- hypertables since 2.18 (timescale/timescaledb#6901); older versions
+        -- refuse the insert, so TimescaleDB mode needs 2.18 or later.
         CREATE FUNCTION tally_mark_inserted_days_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             INSERT INTO analytics_dirty_days AS d (day, marked_at)

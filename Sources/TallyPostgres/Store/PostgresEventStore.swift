@@ -4,13 +4,14 @@ import Tally
 
 /// `analytics_events` on PostgreSQL (daily partitions) or TimescaleDB (a hypertable).
 ///
-/// A batch is one statement, one round trip: each column travels as one binary
-/// array and `INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING` turns them
-/// back into rows, so a re-sent batch, whole or in part, stores nothing twice.
-/// Rows are sent in (timestamp, event_id) order, so two writers whose batches
-/// overlap take their row locks in the same order and never deadlock. The
-/// table's statement trigger marks the inserted days dirty for the
-/// ``AggregateRefresher`` inside the same statement.
+/// A batch (or a group of batches) is one statement: by default one `COPY`, and
+/// when that meets an event already stored (a re-sent batch) it is rolled back
+/// whole and sent again as one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO
+/// NOTHING`, each column travelling as one binary array, so a re-sent batch,
+/// whole or in part, stores nothing twice (see ``WriteMethod``). Rows are sent in
+/// (timestamp, event_id) order, so two writers whose batches overlap take their
+/// locks in the same order. The table's statement trigger marks the inserted
+/// days dirty for the ``AggregateRefresher`` inside the same statement.
 ///
 /// ```swift
 /// try await PostgresPool.withRunning(configuration) { database in
