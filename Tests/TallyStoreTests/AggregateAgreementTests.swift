@@ -20,6 +20,9 @@ struct AggregateAgreementTests {
         var authEvents: [AuthEventsRow]
         var cocoonActivity: [CocoonActivityRow]
         var errors: [ErrorsRow]
+        /// API latency over the whole range from merged sketches: every route, the
+        /// busiest route's service, that one route, and a service without any.
+        var rangePercentiles: [RangePercentiles]
 
         init(_ store: any AggregateStore, from: Timestamp, to: Timestamp) async throws {
             activeUsers = try await store.activeUsers(from: from, to: to, service: nil)
@@ -29,6 +32,26 @@ struct AggregateAgreementTests {
             authEvents = try await store.authEvents(from: from, to: to, service: nil)
             cocoonActivity = try await store.cocoonActivity(from: from, to: to)
             errors = try await store.errors(from: from, to: to, service: nil)
+            let busiest = apiLatency.max { ($0.requests, $0.route) < ($1.requests, $1.route) }
+            rangePercentiles = [
+                try await store.apiLatencyPercentiles(from: from, to: to, service: nil, method: nil, route: nil),
+                try await store.apiLatencyPercentiles(from: from, to: to, service: busiest?.service, method: nil, route: nil),
+                try await store.apiLatencyPercentiles(from: from, to: to, service: busiest?.service, method: busiest?.method, route: busiest?.route),
+                try await store.apiLatencyPercentiles(from: from, to: to, service: "no_such_service", method: nil, route: nil),
+            ]
+        }
+
+        /// The same three, merged here from the hourly rows.
+        var rangePercentilesFromRows: [RangePercentiles] {
+            let busiest = apiLatency.max { ($0.requests, $0.route) < ($1.requests, $1.route) }
+            return [
+                RangePercentiles(merging: apiLatency.map(\.latencySketch)),
+                RangePercentiles(merging: apiLatency.filter { $0.service == busiest?.service }.map(\.latencySketch)),
+                RangePercentiles(merging: apiLatency.filter {
+                    $0.service == busiest?.service && $0.method == busiest?.method && $0.route == busiest?.route
+                }.map(\.latencySketch)),
+                RangePercentiles(merging: []),
+            ]
         }
 
         var rowCount: Int {
@@ -83,5 +106,13 @@ struct AggregateAgreementTests {
         #expect(onPostgres.0.authEvents == onSQLite.0.authEvents)
         #expect(onPostgres.0.cocoonActivity == onSQLite.0.cocoonActivity)
         #expect(onPostgres.0.errors == onSQLite.0.errors)
+        #expect(onPostgres.0.rangePercentiles == onSQLite.0.rangePercentiles)
+        for snapshot in [onSQLite.0, onSQLite.1, onPostgres.0, onPostgres.1] {
+            #expect(snapshot.rangePercentiles == snapshot.rangePercentilesFromRows)
+            #expect(snapshot.rangePercentiles[0].count >= snapshot.rangePercentiles[1].count)
+            #expect(snapshot.rangePercentiles[1].count > snapshot.rangePercentiles[2].count)
+            #expect(snapshot.rangePercentiles[2].count > 0)
+            #expect(snapshot.rangePercentiles[3].count == 0)
+        }
     }
 }

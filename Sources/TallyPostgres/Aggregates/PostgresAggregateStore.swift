@@ -510,6 +510,21 @@ public struct PostgresAggregateStore: AggregateStore {
         }
     }
 
+    /// Only the sketches of the matching hours, unordered: a month of hourly rows
+    /// is ~9k sketches, and sorting and decoding the other columns cost as much
+    /// as merging them.
+    public func apiLatencyPercentiles(from: Timestamp, to: Timestamp, service: String?,
+                                      method: String?, route: String?) async throws -> RangePercentiles {
+        let sketches = try await database.query("""
+            SELECT latency_sketch FROM analytics_api_latency_hourly
+            WHERE hour >= \(PostgresTimestamp(from)) AND hour < \(PostgresTimestamp(to))
+              AND (\(service)::text IS NULL OR service = \(service))
+              AND (\(method)::text IS NULL OR method = \(method))
+              AND (\(route)::text IS NULL OR route = \(route))
+            """) { row in Self.sketch(try row.decode(ByteBuffer.self)) }
+        return RangePercentiles(merging: sketches)
+    }
+
     public func integrationHealth(from: Timestamp, to: Timestamp, provider: String?) async throws -> [IntegrationHealthRow] {
         try await database.query("""
             SELECT day, provider, connected, disconnected, used, errors, oauth_started, oauth_completed, error_rate
