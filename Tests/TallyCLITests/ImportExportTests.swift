@@ -80,7 +80,7 @@ struct ImportExportTests {
         #expect(rerun.stdout.contains("3 lines, 1 stored, 2 already stored, 0 rejected."), "\(rerun.stdout)")
     }
 
-    @Test("export filters by person, type and days, and a missing input file gets one clear line")
+    @Test("export filters by person, type and days; a missing database or input file gets one clear line")
     func filtersAndErrors() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
@@ -102,6 +102,11 @@ struct ImportExportTests {
         let badTime = try TallyProcess.run(["export", "--from", "yesterday"], in: directory.path)
         #expect(badTime.status != 0)
         #expect(badTime.stderr.contains("--from must be a day such as 2026-11-01"))
+
+        let noDatabase = try TallyProcess.run(["export", "--database", "typo.sqlite"], in: directory.path)
+        #expect(noDatabase.status == 1)
+        #expect(noDatabase.stderr.contains("there is no database at typo.sqlite"), "\(noDatabase.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.file("typo.sqlite")), "nothing was created")
 
         let missing = try TallyProcess.run(["import", "nowhere.ndjson"], in: directory.path)
         #expect(missing.status == 1)

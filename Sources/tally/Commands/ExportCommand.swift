@@ -41,6 +41,9 @@ struct ExportCommand: AsyncParsableCommand {
         let filter = EventFilter(from: try Self.time(from, option: "--from"), to: try Self.time(to, option: "--to", endOfDay: true),
                                  userID: user, eventType: type, service: service)
         if let from = filter.from, let to = filter.to, from >= to { throw ValidationError("--from must be before --to") }
+        if case .sqlite(let path) = try options.backend(), !FileManager.default.fileExists(atPath: path) {
+            throw CommandError("there is no database at \(path): give --database the SQLite file or postgres:// URL to export from.")
+        }
         let format = format
         let destination = try OutputFile(path: output)
         do {
