@@ -193,7 +193,15 @@ public enum PostgresMigrations {
         -- and days are locked in order so concurrent writers never deadlock here.
         -- TimescaleDB accepts statement triggers with transition tables on
         -- hypertables since 2.18 (timescale/timescaledb#6901); older versions
-        -- refuse the insert, so TimescaleDB mode needs 2.18 or later.
+        -- accept the trigger but refuse every insert, so they are refused here.
+        DO $$
+        DECLARE version text := (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb');
+        BEGIN
+            IF version IS NOT NULL AND string_to_array(split_part(version, '-', 1), '.')::int[] < ARRAY[2, 18] THEN
+                RAISE EXCEPTION 'TimescaleDB % is too old for Tally: update the extension to 2.18 or later (ALTER EXTENSION timescaledb UPDATE), then run tally migrate all again', version;
+            END IF;
+        END
+        $$;
         CREATE FUNCTION tally_mark_inserted_days_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
             INSERT INTO analytics_dirty_days AS d (day, marked_at)

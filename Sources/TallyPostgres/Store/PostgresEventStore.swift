@@ -8,9 +8,10 @@ import Tally
 /// when that meets an event already stored (a re-sent batch) it is rolled back
 /// whole and sent again as one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO
 /// NOTHING`, each column travelling as one binary array, so a re-sent batch,
-/// whole or in part, stores nothing twice (see ``WriteMethod``). Rows are sent in
-/// (timestamp, event_id) order, so two writers whose batches overlap take their
-/// locks in the same order. The table's statement trigger marks the inserted
+/// whole or in part, stores nothing twice (see ``WriteMethod``). Each batch's rows
+/// are sent in (timestamp, event_id) order, so writers of overlapping batches
+/// mostly lock in the same order (a deadlock between grouped writes is rolled
+/// back and retried, ``retriedStates``). The table's statement trigger marks the inserted
 /// days dirty for the ``AggregateRefresher`` inside the same statement.
 ///
 /// ```swift
@@ -136,6 +137,13 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
     /// One COPY straight into `analytics_events` for the whole group: one
     /// statement, so it commits whole or not at all, and the table's trigger marks
     /// its days dirty inside it. Any duplicate fails it whole (unique violation, 23505).
+    ///
+    /// Durable on return: postgres-nio sends CopyDone with Sync, PostgreSQL commits
+    /// the statement's implicit transaction when it handles that Sync, and holds the
+    /// completion until then (it flushes with ReadyForQuery). postgres-nio resolves
+    /// the call at the completion, so an error raised by the commit itself would be
+    /// missed: keep deferred constraints and triggers off `analytics_events` (the
+    /// dirty-day trigger runs at the end of the statement, before its completion).
     private func copy(_ batches: [PreparedBatch]) async throws -> [Int] {
         guard batches.contains(where: { !$0.events.isEmpty }) else { return batches.map { _ in 0 } }
         let logger = database.logger
