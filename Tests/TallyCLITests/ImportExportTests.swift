@@ -20,9 +20,12 @@ struct ImportExportTests {
         let exported = try String(contentsOfFile: directory.file("all.ndjson"), encoding: .utf8)
         #expect(exported.split(separator: "\n").count == demoCount)
         #expect(!FileManager.default.fileExists(atPath: directory.file("all.ndjson.partial")))
+        let permissions = try FileManager.default.attributesOfItem(atPath: directory.file("all.ndjson"))[.posixPermissions] as? Int
+        #expect(permissions == 0o600, "raw events are readable by their owner only")
 
         let first = try TallyProcess.run(["import", "all.ndjson", "--database", "copy.sqlite"], in: directory.path)
         #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("into SQLite copy.sqlite"), "\(first.stdout)")
         #expect(first.stdout.contains("\(stored) lines, \(stored) stored, 0 already stored, 0 rejected."), "\(first.stdout)")
         #expect(first.stdout.contains("tally refresh --from 2026-11-18 --to 2026-11-21"), "\(first.stdout)")
         #expect(first.stderr.contains("100%"))

@@ -42,8 +42,10 @@ public struct EventImporter {
 
     /// Only this many rejections are kept in the report; the rest are counted.
     public static let keptRejections = 100
-    /// A longer line is rejected unread (a message may be 32 KB; this leaves room
-    /// for the envelope and escapes).
+    /// A message may be at most this large as JSON, as over HTTP (Segment's 32 KB).
+    public static let maxMessageBytes = 32 * 1024
+    /// A longer line is rejected unread (it cannot hold a message of 32 KB, even
+    /// with every character escaped).
     public static let maxLineBytes = 256 * 1024
 
     public private(set) var report = Report()
@@ -56,6 +58,9 @@ public struct EventImporter {
     private var partialLine: [UInt8] = []
     private var skippingLongLine = false
     private var lineNumber = 0
+    private var atStartOfInput = true
+    /// The first bytes, held until there are enough to tell a byte order mark.
+    private var head: [UInt8] = []
     private var pending: [EnrichedEvent] = []
 
     /// - Parameters:
@@ -74,6 +79,21 @@ public struct EventImporter {
     /// Reads the complete lines in `bytes` (a line may continue into the next
     /// chunk), writing a batch to the sink whenever one fills up.
     public mutating func consume(_ bytes: some Collection<UInt8>) async throws {
+        guard atStartOfInput else { return try await split(bytes) }
+        // The first three bytes may be a UTF-8 byte order mark, as some editors write.
+        head.append(contentsOf: bytes)
+        guard head.count >= 3 else { return }
+        try await startAfterByteOrderMark()
+    }
+
+    private mutating func startAfterByteOrderMark() async throws {
+        atStartOfInput = false
+        let first = head
+        head = []
+        try await split(first.starts(with: [0xEF, 0xBB, 0xBF]) ? first.dropFirst(3) : first[...])
+    }
+
+    private mutating func split(_ bytes: some Collection<UInt8>) async throws {
         var start = bytes.startIndex
         while let newline = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) {
             if partialLine.isEmpty {
@@ -97,6 +117,7 @@ public struct EventImporter {
 
     /// Imports a last line without a newline and writes what is pending.
     public mutating func finish() async throws -> Report {
+        if atStartOfInput { try await startAfterByteOrderMark() }
         if !partialLine.isEmpty || skippingLongLine {
             let last = partialLine
             partialLine.removeAll()
@@ -108,17 +129,13 @@ public struct EventImporter {
 
     private mutating func line(_ raw: [UInt8]) async throws {
         lineNumber += 1
-        if skippingLongLine {
-            skippingLongLine = false
-            reject("is longer than \(Self.maxLineBytes / 1024) KB; a message may be at most 32 KB")
-            return
-        }
         var bytes = raw[...]
         if bytes.last == 13 { bytes = bytes.dropLast() }  // CRLF files
-        guard bytes.contains(where: { $0 != 32 && $0 != 9 }) else { return }
+        guard skippingLongLine || bytes.contains(where: { $0 != 32 && $0 != 9 }) else { return }
         report.lines += 1
-        guard bytes.count <= Self.maxLineBytes else {
-            reject("is longer than \(Self.maxLineBytes / 1024) KB; a message may be at most 32 KB")
+        guard !skippingLongLine, bytes.count <= Self.maxLineBytes else {
+            skippingLongLine = false
+            reject("is longer than \(Self.maxLineBytes / 1024) KB; a message may be at most 32 KB of JSON")
             return
         }
         do {
@@ -132,10 +149,16 @@ public struct EventImporter {
     }
 
     private func event(from bytes: ArraySlice<UInt8>) throws -> EnrichedEvent {
-        guard case .object(var message) = try JSONValue.parse(bytes, maxDepth: 32) else {
+        let value = try JSONValue.parse(bytes, maxDepth: 32)
+        guard case .object(var message) = value else {
             throw EventValidationError(code: .wrongType, event: "", field: nil, reason: "each line must be one JSON object")
         }
         let type = message["type"]?.stringValue ?? "track"
+        let size = value.approximateSerializedSize
+        guard size <= Self.maxMessageBytes else {
+            throw EventValidationError(code: .tooLarge, event: message["event"]?.stringValue ?? type, field: nil,
+                                       reason: "is about \(size) bytes as JSON; a message may be at most 32 KB")
+        }
         message = try SegmentCall.trackShaped(message, type: type)
         switch message["timestamp"] {
         case nil, .null?:

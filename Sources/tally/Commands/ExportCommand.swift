@@ -46,8 +46,9 @@ struct ExportCommand: AsyncParsableCommand {
         }
         let format = format
         let destination = try OutputFile(path: output)
+        let count: Int
         do {
-            let count = try await ServerBackends.withBackend(options) { backend in
+            count = try await ServerBackends.withBackend(options, migrating: false) { backend in
                 let progress = ProgressBar(total: nil, unit: "events")
                 let count = try await EventExporter(events: backend.events, filter: filter, format: format).run { bytes in
                     try destination.append(bytes)
@@ -55,12 +56,12 @@ struct ExportCommand: AsyncParsableCommand {
                 progress.finish(count)
                 return count
             }
-            try destination.commit()
-            if output != "-" { printError("Exported \(Format.count(count)) events to \(output).") }
         } catch {
             destination.discard()
             throw error
         }
+        try destination.commit()
+        if output != "-" { printError("Exported \(Format.count(count)) events to \(output).") }
     }
 
     /// `2026-11-23` (a day; as `--to`, the end of that day) or a full ISO-8601 time.

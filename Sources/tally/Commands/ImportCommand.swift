@@ -38,7 +38,7 @@ struct ImportCommand: AsyncParsableCommand {
         let (service, batchSize) = (service, batchSize)
         let clock = ContinuousClock()
         let start = clock.now
-        let report = try await ServerBackends.withBackend(options) { backend in
+        let (report, destination) = try await ServerBackends.withBackend(options) { backend in
             let progress = ProgressBar(total: input.size, unit: "", format: { Format.bytes(Int64($0)) })
             var importer = EventImporter(sink: backend.events, defaultService: service, batchSize: batchSize)
             var read = 0
@@ -49,13 +49,13 @@ struct ImportCommand: AsyncParsableCommand {
             }
             let report = try await importer.finish()
             progress.finish(read)
-            return report
+            return (report, backend.description)
         }
         let seconds = (clock.now - start).seconds
         for rejection in report.rejected.prefix(20) { printError("  \(rejection)") }
         if report.rejectedCount > 20 { printError("  … and \(Format.count(report.rejectedCount - 20)) more lines") }
         print("""
-            Imported \(Format.count(report.stored)) events from \(source) in \(String(format: "%.2f", seconds)) s: \
+            Imported \(Format.count(report.stored)) events from \(source) into \(destination) in \(String(format: "%.2f", seconds)) s: \
             \(Format.count(report.lines)) lines, \(Format.count(report.stored)) stored, \
             \(Format.count(report.alreadyStored)) already stored, \(Format.count(report.rejectedCount)) rejected.
             """)

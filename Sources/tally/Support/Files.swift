@@ -38,7 +38,7 @@ struct InputFile: Sendable {
             if n > 0 { chunk.removeSubrange(n...); return chunk }
             if n == 0 { return nil }
             if errno == EINTR { continue }
-            throw CommandError("reading \(path) failed: \(String(cString: strerror(errno))).")
+            throw CommandError("reading \(path) failed: \(String(cString: strerror(errno))). Check the file and run the import again: events already stored are skipped.")
         }
     }
 
@@ -63,7 +63,8 @@ struct OutputFile: Sendable {
             return
         }
         let temporary = path + ".partial"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // Raw events are personal data: readable by their owner only.
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw CommandError("cannot write \(temporary): \(String(cString: strerror(errno))). Check that the directory exists and is writable, or give another --output.")
         }
@@ -83,15 +84,20 @@ struct OutputFile: Sendable {
         }
     }
 
-    /// Flushes to disk and renames the finished file into place.
+    /// Flushes to disk, closes, and renames the finished file into place; on a
+    /// failure the unfinished file is removed.
     func commit() throws {
         guard let temporaryPath else { return }
-        guard fsync(descriptor) == 0, close(descriptor) == 0, rename(temporaryPath, path) == 0 else {
-            throw CommandError("finishing \(path) failed: \(String(cString: strerror(errno))).")
+        let synced = fsync(descriptor) == 0
+        let closed = close(descriptor) == 0
+        guard synced, closed, rename(temporaryPath, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporaryPath)
+            throw CommandError("finishing \(path) failed: \(reason). Free some space or give another --output, and export again.")
         }
     }
 
-    /// Removes the unfinished file.
+    /// Closes and removes the unfinished file (before ``commit()`` only).
     func discard() {
         guard let temporaryPath else { return }
         _ = close(descriptor)

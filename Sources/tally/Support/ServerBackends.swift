@@ -7,16 +7,19 @@ import TallySQLite
 /// Opens the database the options name, migrated, as what the server needs.
 enum ServerBackends {
     /// Runs `body` with the backend; for PostgreSQL the connection pool runs
-    /// for exactly as long as `body`.
+    /// for exactly as long as `body`. With `migrating` false (commands that only
+    /// read) the schema must be up to date already.
     static func withBackend<Result: Sendable>(
         _ options: DatabaseOptions,
+        migrating: Bool = true,
         _ body: @Sendable (ServerBackend) async throws -> Result
     ) async throws -> Result {
         switch try options.backend() {
         case .sqlite(let path):
-            try await MigrateCommand.migrate(path: path, phases: [.pre, .post], quiet: true)
+            if migrating { try await MigrateCommand.migrate(path: path, phases: [.pre, .post], quiet: true) }
             let database = try SQLiteDatabase(path: path)
             let migrator = Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database))
+            if !migrating { try await requireMigrated(migrator) }
             return try await body(ServerBackend(
                 description: "SQLite \(path)",
                 events: SQLiteEventStore(database: database),
@@ -28,7 +31,11 @@ enum ServerBackends {
                 let mode = try await PostgresMigrationTarget.mode(of: database)
                 let migrator = Migrator(migrations: PostgresMigrations.all(mode: mode),
                                         target: PostgresMigrationTarget(database: database, mode: mode))
-                try await migrator.migrate(phases: [.pre, .post])
+                if migrating {
+                    try await migrator.migrate(phases: [.pre, .post])
+                } else {
+                    try await requireMigrated(migrator)
+                }
                 return try await body(ServerBackend(
                     description: database.displayName,
                     events: PostgresEventStore(database: database),
