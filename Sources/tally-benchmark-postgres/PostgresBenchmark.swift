@@ -35,6 +35,7 @@ struct PostgresBenchmark {
         var methods: [String] = ["copy-baseline", "optimistic-copy", "unnest", "copy", "pipeline"]
         var keep = false
         var reuse = false
+        var catchUp = AnalyticsConfiguration(service: "api", sink: MemoryEventStore()).catchUpBatches
 
         init(arguments: [String]) throws {
             var iterator = arguments.dropFirst().makeIterator()
@@ -48,7 +49,8 @@ struct PostgresBenchmark {
                 case "--methods": methods = value.split(separator: ",").map(String.init)
                 case "--keep-database": keep = value == "yes"
                 case "--reuse": reuse = value == "yes"
-                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,optimistic-copy,unnest,copy,pipeline,pipeline-unnest (or refresh, or queries [--reuse yes]) --keep-database yes")
+                case "--catch-up": catchUp = Int(value) ?? catchUp
+                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,optimistic-copy,unnest,copy,pipeline,pipeline-unnest (or refresh, or queries [--reuse yes]) --keep-database yes --catch-up N")
                 }
             }
         }
@@ -148,7 +150,7 @@ struct PostgresBenchmark {
                     seconds = try await write(rows, to: store, batch: options.batch, writers: options.writers, clock: clock)
                 case "pipeline", "pipeline-unnest":
                     let store = PostgresEventStore(database: database, writeMethod: method == "pipeline" ? .optimisticCopy : .unnest)
-                    seconds = try await pipeline(rows, to: store, batch: options.batch, clock: clock)
+                    seconds = try await pipeline(rows, to: store, batch: options.batch, catchUp: options.catchUp, clock: clock)
                 default:
                     throw Failure("unknown method \(method): use copy-baseline, optimistic-copy, unnest, copy, pipeline or pipeline-unnest")
                 }
@@ -220,9 +222,10 @@ struct PostgresBenchmark {
     /// Pre-stamped events through `submit` (ids and times kept, backpressure when
     /// the buffer is full) and the worker in a ServiceGroup; the clock stops when
     /// the worker's graceful drain returns, every event committed.
-    static func pipeline(_ events: [EnrichedEvent], to store: PostgresEventStore, batch: Int, clock: ContinuousClock) async throws -> Double {
+    static func pipeline(_ events: [EnrichedEvent], to store: PostgresEventStore, batch: Int, catchUp: Int, clock: ContinuousClock) async throws -> Double {
         var configuration = AnalyticsConfiguration(service: "api", sink: store)
         configuration.batchSize = batch
+        configuration.catchUpBatches = catchUp
         configuration.logger = logger
         let pipeline = AnalyticsPipeline(configuration: configuration)
         let group = ServiceGroup(configuration: .init(services: [pipeline.worker], gracefulShutdownSignals: [], logger: logger))
