@@ -20,8 +20,10 @@ public struct AnalyticsConfiguration: Sendable {
     /// batches it may write in one go, into a sink that writes prepared batches in
     /// one transaction (``PreparedWriteSink``: the SQLite and PostgreSQL stores):
     /// one commit for them all instead of one each. Other sinks (an HTTP collector)
-    /// always get `batchSize`. Defaults to 10; 1 turns catching up off.
-    public var catchUpBatches: Int = 10
+    /// always get `batchSize`. Defaults to 50 (5,000 events at the default batch
+    /// size: on PostgreSQL, 75–86% of `psql \copy` against 55–71% with 10, README);
+    /// 1 turns catching up off.
+    public var catchUpBatches: Int = 50
     /// The longest an event waits in the buffer before a (partial) batch is written.
     /// Defaults to 10 seconds.
     public var flushInterval: Duration = .seconds(10)
