@@ -116,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "tally-benchmark-postgres",
             dependencies: [
-                "Tally", "TallyPostgres",
+                "Tally", "TallyPostgres", "TallyTesting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -126,7 +126,7 @@ let package = Package(
         .executableTarget(
             name: "tally-benchmark-aggregates",
             dependencies: [
-                "Tally", "TallySQLite",
+                "Tally", "TallySQLite", "TallyTesting",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),

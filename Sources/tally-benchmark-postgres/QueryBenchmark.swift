@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import Tally
 import TallyPostgres
+import TallyTesting
 
 /// `--methods queries`: `--events` demo events (10M by default) over 30 days, every
 /// day refreshed, then each aggregate's query over the 30 days (median of 5 runs)
@@ -57,49 +58,21 @@ enum QueryBenchmark {
             let total = try await database.query("SELECT count(*)::int8 FROM analytics_events") { row in try row.decode(Int64.self) }.first ?? 0
             print("  \(total) events in the database; times are the median of 5 runs (raw: 1 run)")
 
-            func timed(_ body: () async throws -> Int) async throws -> (Double, Int) {
-                var times: [Double] = []
-                var rows = 0
-                for _ in 0..<5 {
-                    let start = clock.now
-                    rows = try await body()
-                    times.append((clock.now - start).seconds * 1000)
-                }
-                return (times.sorted()[2], rows)
-            }
-            func rawTimed(_ sql: String) async throws -> (Double, Int) {
-                let start = clock.now
-                let rows = try await database.query(PostgresQuery(unsafeSQL: sql)) { _ in () }.count
-                return ((clock.now - start).seconds * 1000, rows)
-            }
             let range = "timestamp >= '\(from.iso8601)' AND timestamp < '\(to.iso8601)'"
             let day = "date_trunc('day', timestamp AT TIME ZONE 'UTC')"
             let hour = "date_trunc('hour', timestamp AT TIME ZONE 'UTC')"
             let p = "data->'properties'->>"
-            let cases: [(String, () async throws -> Int, String)] = [
-                ("daily active users (dau, wau, mau)", { try await aggregates.activeUsers(from: from, to: to, service: nil).count },
-                 "SELECT \(day), service, count(DISTINCT user_id) FROM analytics_events WHERE \(range) AND user_id IS NOT NULL GROUP BY 1, 2"),
-                ("task stats daily", { try await aggregates.taskStats(from: from, to: to, service: nil).count },
-                 "SELECT \(day), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('task_created', 'task_started', 'task_completed', 'task_failed', 'task_cancelled') GROUP BY 1, 2, 3"),
-                ("api latency hourly", { try await aggregates.apiLatency(from: from, to: to, service: nil).count },
-                 "SELECT \(hour), service, \(p)'method', \(p)'route', count(*), percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY (\(p)'duration_ms')::float8) FROM analytics_events WHERE \(range) AND event_type = 'api_request' GROUP BY 1, 2, 3, 4"),
-                ("api p50/p95/p99 over 30 days (merged sketches)", { Int(try await aggregates.apiLatencyPercentiles(from: from, to: to).count > 0 ? 1 : 0) },
-                 "SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY (\(p)'duration_ms')::float8) FROM analytics_events WHERE \(range) AND event_type = 'api_request'"),
-                ("integration health daily", { try await aggregates.integrationHealth(from: from, to: to, provider: nil).count },
-                 "SELECT \(day), \(p)'provider', event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('integration_connected', 'integration_disconnected', 'integration_used', 'integration_error', 'oauth_flow_started', 'oauth_flow_completed') GROUP BY 1, 2, 3"),
-                ("auth events daily", { try await aggregates.authEvents(from: from, to: to, service: nil).count },
-                 "SELECT \(day), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('auth_login_attempt', 'auth_code_verified', 'auth_token_refresh', 'auth_session_validated', 'auth_logout') GROUP BY 1, 2, 3"),
-                ("cocoon activity daily", { try await aggregates.cocoonActivity(from: from, to: to).count },
-                 "SELECT \(day), count(*), count(DISTINCT \(p)'cocoon_id') FROM analytics_events WHERE \(range) AND event_type LIKE 'cocoon%' GROUP BY 1"),
-                ("errors hourly", { try await aggregates.errors(from: from, to: to, service: nil).count },
-                 "SELECT \(hour), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('application_error', 'task_failed', 'integration_error', 'api_request') AND (event_type <> 'api_request' OR (\(p)'status_code')::int >= 500) GROUP BY 1, 2, 3"),
-            ]
-            print("  aggregate                                        aggregate (ms, rows)    raw events (ms, rows)   raw/aggregate")
-            for (name, query, rawSQL) in cases {
-                let (ms, rows) = try await timed(query)
-                let (rawMs, rawRows) = try await rawTimed(rawSQL)
-                let padded = name.padding(toLength: 48, withPad: " ", startingAt: 0)
-                print(padded + String(format: " %8.1f ms %6d    %9.1f ms %7d   %7.0f×", ms, rows, rawMs, rawRows, rawMs / ms))
+            try await AggregateQueryTimings.printTable(aggregates, from: from, to: to, rawSQL: [
+                "SELECT \(day), service, count(DISTINCT user_id) FROM analytics_events WHERE \(range) AND user_id IS NOT NULL GROUP BY 1, 2",
+                "SELECT \(day), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('task_created', 'task_started', 'task_completed', 'task_failed', 'task_cancelled') GROUP BY 1, 2, 3",
+                "SELECT \(hour), service, \(p)'method', \(p)'route', count(*), percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY (\(p)'duration_ms')::float8) FROM analytics_events WHERE \(range) AND event_type = 'api_request' GROUP BY 1, 2, 3, 4",
+                "SELECT percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY (\(p)'duration_ms')::float8) FROM analytics_events WHERE \(range) AND event_type = 'api_request'",
+                "SELECT \(day), \(p)'provider', event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('integration_connected', 'integration_disconnected', 'integration_used', 'integration_error', 'oauth_flow_started', 'oauth_flow_completed') GROUP BY 1, 2, 3",
+                "SELECT \(day), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('auth_login_attempt', 'auth_code_verified', 'auth_token_refresh', 'auth_session_validated', 'auth_logout') GROUP BY 1, 2, 3",
+                "SELECT \(day), count(*), count(DISTINCT \(p)'cocoon_id') FROM analytics_events WHERE \(range) AND event_type LIKE 'cocoon%' GROUP BY 1",
+                "SELECT \(hour), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('application_error', 'task_failed', 'integration_error', 'api_request') AND (event_type <> 'api_request' OR (\(p)'status_code')::int >= 500) GROUP BY 1, 2, 3",
+            ]) { sql in
+                try await database.query(PostgresQuery(unsafeSQL: sql)) { _ in () }.count
             }
         }
         if !keep && !reuse { try await PostgresBenchmark.admin(server, "DROP DATABASE IF EXISTS \(name)") }

@@ -1,13 +1,24 @@
-/// Segment's non-track calls as track-shaped messages, so every entry point (the
-/// server's ingest, `tally import`) stores them the same way.
+/// Segment's message rules that every entry point (the server's ingest, `tally
+/// import`) applies the same way: the 32 KB size limit, and the non-track calls
+/// as track-shaped messages.
 ///
 /// `identify`, `page`, `screen`, `group` and `alias` become custom events of that
 /// name whose properties carry the call's fields (traits, page name, group id,
 /// previous id), under the generic limits and the personal-data policy like any
 /// custom event.
 public enum SegmentCall {
-    /// The call types a message's `type` may name.
-    public static let types: Set<String> = ["track", "identify", "page", "screen", "group", "alias"]
+    /// A whole message may be at most this large as JSON (Segment's 32 KB).
+    public static let maxMessageBytes = 32 * 1024
+
+    /// Throws unless `message` is at most ``maxMessageBytes`` as JSON; `name`
+    /// names the event in the error.
+    public static func checkSize(_ message: JSONValue, name: String) throws(EventValidationError) {
+        let size = message.approximateSerializedSize
+        guard size <= maxMessageBytes else {
+            throw EventValidationError(code: .tooLarge, event: name, field: nil,
+                                       reason: "is about \(size) bytes as JSON; a message may be at most 32 KB")
+        }
+    }
 
     /// `message` as a `track` message: unchanged for `track`, reshaped for the others.
     /// - Throws: when `type` is not one of ``types`` or the call misses a field it needs.

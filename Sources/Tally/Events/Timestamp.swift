@@ -102,6 +102,14 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
+    /// A day (`2026-11-23`) or an ISO-8601 time, as range options and query
+    /// parameters take them. A day given as a range's end (`endOfDay`) includes
+    /// that whole day: it means the midnight after it.
+    public init?(dayOrTime text: some StringProtocol, endOfDay: Bool = false) {
+        guard let time = Timestamp(iso8601: text) else { return nil }
+        self = endOfDay && text.utf8.count == 10 ? time.adding(days: 1) : time
+    }
+
     /// Parses ISO-8601 / RFC 3339 date-times: `2026-11-23T13:08:17Z`,
     /// `2026-11-23T13:08:17.123+01:00`, `2026-11-23 13:08:17.5Z`, and a bare date
     /// `2026-11-23` (midnight UTC). Fractions beyond microseconds are truncated.

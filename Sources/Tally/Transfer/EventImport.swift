@@ -42,8 +42,6 @@ public struct EventImporter {
 
     /// Only this many rejections are kept in the report; the rest are counted.
     public static let keptRejections = 100
-    /// A message may be at most this large as JSON, as over HTTP (Segment's 32 KB).
-    public static let maxMessageBytes = 32 * 1024
     /// A longer line is rejected unread (it cannot hold a message of 32 KB, even
     /// with every character escaped).
     public static let maxLineBytes = 256 * 1024
@@ -154,11 +152,7 @@ public struct EventImporter {
             throw EventValidationError(code: .wrongType, event: "", field: nil, reason: "each line must be one JSON object")
         }
         let type = message["type"]?.stringValue ?? "track"
-        let size = value.approximateSerializedSize
-        guard size <= Self.maxMessageBytes else {
-            throw EventValidationError(code: .tooLarge, event: message["event"]?.stringValue ?? type, field: nil,
-                                       reason: "is about \(size) bytes as JSON; a message may be at most 32 KB")
-        }
+        try SegmentCall.checkSize(value, name: message["event"]?.stringValue ?? type)
         message = try SegmentCall.trackShaped(message, type: type)
         switch message["timestamp"] {
         case nil, .null?:

@@ -3,8 +3,6 @@ import Tally
 /// Turns one Segment message of any type into a validated ``EnrichedEvent``
 /// (non-track calls are reshaped by ``SegmentCall``).
 struct SegmentMessage {
-    /// The whole message, as JSON, may be at most this large (Segment's 32 KB).
-    static let maxMessageBytes = 32 * 1024
     /// Device clocks within this much of the server's are trusted as they are.
     static let trustedSkew: Int64 = 60_000_000
 
@@ -21,11 +19,7 @@ struct SegmentMessage {
         }
         let type = route == .batch ? message["type"]?.stringValue ?? "track" : route.rawValue
         let name = message["event"]?.stringValue ?? type
-        let size = value.approximateSerializedSize
-        guard size <= maxMessageBytes else {
-            throw EventValidationError(code: .tooLarge, event: name, field: nil,
-                                       reason: "is about \(size) bytes as JSON; a message may be at most 32 KB")
-        }
+        try SegmentCall.checkSize(value, name: name)
         message = try SegmentCall.trackShaped(message, type: type)
         message["context"] = .object(mergedContext(message["context"], under: batch.context))
         message.removeValue(forKey: "receivedAt")  // the server's clock decides when it arrived

@@ -35,10 +35,7 @@ struct QueryParameters {
     /// includes that whole day.
     func time(_ name: String, endOfDay: Bool = false) throws(APIError) -> Timestamp? {
         guard let text = string(name) else { return nil }
-        if text.utf8.count == 10, let day = Timestamp(iso8601: text + "T00:00:00Z") {
-            return endOfDay ? day.adding(days: 1) : day
-        }
-        guard let time = Timestamp(iso8601: text) else {
+        guard let time = Timestamp(dayOrTime: text, endOfDay: endOfDay) else {
             throw APIError.badParameter(name, "must be a day (2026-11-23) or an ISO-8601 time (2026-11-23T13:00:00Z), not '\(text)'")
         }
         return time

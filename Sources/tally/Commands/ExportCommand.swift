@@ -67,10 +67,7 @@ struct ExportCommand: AsyncParsableCommand {
     /// `2026-11-23` (a day; as `--to`, the end of that day) or a full ISO-8601 time.
     static func time(_ text: String?, option: String, endOfDay: Bool = false) throws -> Timestamp? {
         guard let text else { return nil }
-        if text.utf8.count == 10, let day = Timestamp(iso8601: text + "T00:00:00Z") {
-            return endOfDay ? day.adding(days: 1) : day
-        }
-        guard let time = Timestamp(iso8601: text) else {
+        guard let time = Timestamp(dayOrTime: text, endOfDay: endOfDay) else {
             throw ValidationError("\(option) must be a day such as 2026-11-01 or a time such as 2026-11-01T12:00:00Z, not '\(text)'")
         }
         return time
