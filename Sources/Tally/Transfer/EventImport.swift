@@ -154,12 +154,9 @@ public struct EventImporter {
         let type = message["type"]?.stringValue ?? "track"
         try SegmentCall.checkSize(value, name: message["event"]?.stringValue ?? type)
         message = try SegmentCall.trackShaped(message, type: type)
-        switch message["timestamp"] {
-        case nil, .null?:
+        if message["timestamp"] == nil || message["timestamp"] == .null {
             throw EventValidationError(code: .missingField, event: message["event"]?.stringValue ?? type, field: "timestamp",
                                        reason: "is required in an import: the ISO-8601 time the event happened")
-        default:
-            break
         }
         if message["messageId"] == nil || message["messageId"] == .null {
             // Stable across re-imports of the same line, so they dedupe.
