@@ -135,10 +135,6 @@ struct PostgresBenchmark {
                 let seconds: Double
                 switch method {
                 case "copy-baseline":
-                    // The baseline loads the §3 schema as DESIGN.md §8 defines it: without
-                    // Tally's dirty-day trigger, whose transition table also makes
-                    // PostgreSQL insert a COPY into a partitioned table one row at a time.
-                    try await database.execute("DROP TRIGGER IF EXISTS analytics_events_mark_days_dirty ON analytics_events")
                     seconds = try copyBaseline(rows, url: target, clock: clock)
                 case "unnest", "copy", "optimistic-copy":
                     let writeMethod: PostgresEventStore.WriteMethod = switch method {

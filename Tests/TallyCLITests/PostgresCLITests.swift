@@ -35,7 +35,7 @@ struct PostgresCLITests {
             #expect(before.status == 0, "\(before.stderr)")
             #expect(before.stdout.contains("Database: PostgreSQL postgres@127.0.0.1:\(configuration.port)/\(configuration.database) (partitioned)"))
             #expect(before.stdout.contains("PENDING  0001_create_analytics_events_partitioned"))
-            #expect(before.stdout.contains("0 applied, 6 pending, 0 changed."))
+            #expect(before.stdout.contains("0 applied, 7 pending, 0 changed."))
 
             let dryRun = try Self.tally(["migrate", "dry-run"], configuration)
             #expect(dryRun.status == 0)
@@ -48,11 +48,11 @@ struct PostgresCLITests {
             let all = try Self.tally(["migrate", "all"], configuration)
             #expect(all.status == 0, "\(all.stderr)")
             #expect(all.stdout.contains("applying pre 0001_create_analytics_events_partitioned…"))
-            #expect(all.stdout.contains("applied 6 migrations (all)."))
+            #expect(all.stdout.contains("applied 7 migrations (all)."))
 
             let after = try Self.tally(["migrate", "status"], configuration)
             #expect(after.stdout.contains("applied  0001_create_analytics_events_partitioned"))
-            #expect(after.stdout.contains("6 applied, 0 pending, 0 changed."))
+            #expect(after.stdout.contains("7 applied, 0 pending, 0 changed."))
             let again = try Self.tally(["migrate", "all"], configuration)
             #expect(again.stdout.contains("up to date (all), nothing to apply."))
         }
@@ -67,10 +67,10 @@ struct PostgresCLITests {
             }
             for result in results { #expect(result.status == 0, "\(result.stderr)") }
             let applied = results.compactMap { $0.stdout.firstMatch(of: /applied (\d) migration/)?.1 }.compactMap { Int($0) }.reduce(0, +)
-            #expect(applied == 6, "\(results.map(\.stdout))")
+            #expect(applied == 7, "\(results.map(\.stdout))")
             try await PostgresPool.withRunning(configuration, logger: TestPostgres.logger) { database async throws in
                 let records = try await database.query("SELECT count(*)::int8 FROM tally_schema_migrations") { row in try row.decode(Int64.self) }
-                #expect(records == [6])
+                #expect(records == [7])
             }
         }
     }

@@ -30,15 +30,16 @@ struct PostgresMigrationTests {
             let empty = try await Self.snapshot(database)
             #expect(empty == "|")
             let before = try await Self.migrator(database).status()
-            #expect(before.pendingCount == 6)
+            #expect(before.pendingCount == 7)
             #expect(before.entries.map(\.id) == ["0001_create_analytics_events_partitioned", "0002_create_analytics_events_indexes",
                                                  "0003_create_dirty_days_api_keys_and_anonymous_index", "0004_create_aggregates",
-                                                 "0005_daily_users_as_arrays", "0006_mark_dirty_days_on_insert"])
-            #expect(try await Self.migrator(database).pending(phases: [.pre, .post]).count == 6)
+                                                 "0005_daily_users_as_arrays", "0006_mark_dirty_days_on_insert",
+                                                 "0007_drop_mark_dirty_days_trigger"])
+            #expect(try await Self.migrator(database).pending(phases: [.pre, .post]).count == 7)
             #expect(try await Self.snapshot(database) == empty, "status must not create the migrations table")
 
             let applied = try await Self.migrator(database).migrate(phases: [.pre, .post])
-            #expect(applied.count == 6)
+            #expect(applied.count == 7)
             let migrated = try await Self.snapshot(database)
             #expect(migrated.contains("analytics_events:p"))
             #expect(migrated.contains("analytics_events_default:r"))
@@ -50,7 +51,7 @@ struct PostgresMigrationTests {
             }
 
             let after = try await Self.migrator(database).status()
-            #expect(after.appliedCount == 6)
+            #expect(after.appliedCount == 7)
             #expect(after.pendingCount == 0)
             #expect(try await Self.migrator(database).migrate(phases: [.pre, .post]).isEmpty)
             #expect(try await Self.snapshot(database) == migrated)
@@ -167,7 +168,8 @@ struct PostgresMigrationTests {
                     ('2026-11-19', 'web', 'ü'), ('2026-11-20', 'api', 'u_b'), ('2026-11-20', '*', 'u_b')
                 """)
 
-            #expect(try await Self.migrator(database).migrate(phases: [.pre]).map(\.id) == ["0006_mark_dirty_days_on_insert"])
+            #expect(try await Self.migrator(database).migrate(phases: [.pre]).map(\.id) == ["0006_mark_dirty_days_on_insert",
+                                                                                                   "0007_drop_mark_dirty_days_trigger"])
             #expect(try await Self.migrator(database).migrate(phases: [.post]).map(\.id) == ["0005_daily_users_as_arrays"])
             let sets = try await database.query("""
                 SELECT day::text, service, array_to_string(user_ids, ',') FROM analytics_daily_users ORDER BY day, service COLLATE "C"

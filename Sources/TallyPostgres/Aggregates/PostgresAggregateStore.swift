@@ -441,11 +441,7 @@ public struct PostgresAggregateStore: AggregateStore {
 
     public func markDirty(days: [Timestamp]) async throws {
         guard !days.isEmpty else { return }
-        var column = ArrayColumn<TimestampElement>(capacity: days.count * 12)
-        for day in days { column.append(day) }
-        var binds = PostgresBindings(capacity: 1)
-        binds.append(column)
-        try await database.execute(PostgresQuery(unsafeSQL: PostgresEventStore.markDirtySQL("SELECT unnest($1::timestamptz[])"), binds: binds))
+        try await database.execute(PostgresEventStore.markQuery(days: days))
     }
 
     public func clearDirty(_ marks: [(day: Timestamp, markedAt: Timestamp)]) async throws {

@@ -5,10 +5,11 @@ import Tally
 extension PostgresEventStore {
     /// How a batch reaches `analytics_events`.
     public enum WriteMethod: String, Sendable, Hashable, CaseIterable {
-        /// `COPY` straight into `analytics_events`, as fast as `psql \copy`; a
-        /// batch that meets an event already stored (a re-sent batch) fails whole
-        /// on the unique key, is rolled back, and goes again through ``unnest``,
-        /// which skips the duplicates. One statement, one round trip, whatever the
+        /// `COPY` straight into `analytics_events`, as fast as `psql \copy`, and
+        /// the marks of its days, in one transaction; a batch that meets an event
+        /// already stored (a re-sent batch) fails whole on the unique key, is
+        /// rolled back, and goes again through ``unnest``, which skips the
+        /// duplicates. Four round trips (BEGIN, COPY, marks, COMMIT) whatever the
         /// number of batches grouped in it. The default.
         case optimisticCopy = "optimistic-copy"
         /// One `INSERT … SELECT FROM unnest($1…$9) ON CONFLICT DO NOTHING`: one
@@ -35,13 +36,15 @@ extension PostgresEventStore {
                     try await writer.write(rows)
                 }
                 var inserted = 0
-                for try await row in try await connection.query("""
+                for try await row in try await connection.query(PostgresQuery(unsafeSQL: """
                     WITH inserted AS (
                         INSERT INTO analytics_events SELECT * FROM tally_staging
-                        ON CONFLICT (timestamp, event_id) DO NOTHING RETURNING 1
+                        ON CONFLICT (timestamp, event_id) DO NOTHING RETURNING timestamp
+                    ), marked AS (
+                        \(Self.markDirtySQL("SELECT timestamp FROM inserted"))
                     )
                     SELECT count(*)::int8 FROM inserted
-                    """, logger: logger) {
+                    """), logger: logger) {
                     inserted = Int(try row.decode(Int64.self))
                 }
                 try await connection.exec("COMMIT", logger: logger)

@@ -4,15 +4,21 @@ import Tally
 
 /// `analytics_events` on PostgreSQL (daily partitions) or TimescaleDB (a hypertable).
 ///
-/// A batch (or a group of batches) is one statement: by default one `COPY`, and
-/// when that meets an event already stored (a re-sent batch) it is rolled back
-/// whole and sent again as one `INSERT … SELECT FROM unnest(…) ON CONFLICT DO
-/// NOTHING`, each column travelling as one binary array, so a re-sent batch,
-/// whole or in part, stores nothing twice (see ``WriteMethod``). Each batch's rows
-/// are sent in (timestamp, event_id) order, so writers of overlapping batches
-/// mostly lock in the same order (a deadlock between grouped writes is rolled
-/// back and retried, ``retriedStates``). The table's statement trigger marks the inserted
-/// days dirty for the ``AggregateRefresher`` inside the same statement.
+/// A batch (or a group of batches) is by default one `COPY` and one statement
+/// marking its days dirty for the ``AggregateRefresher``, in one transaction.
+/// When the COPY meets an event already stored (a re-sent batch) it is rolled
+/// back whole and sent again as one `INSERT … SELECT FROM unnest(…) ON CONFLICT
+/// DO NOTHING`, each column travelling as one binary array, which marks the days
+/// of the rows it inserted in the same statement; so a re-sent batch, whole or in
+/// part, stores nothing twice (see ``WriteMethod``). Each batch's rows are sent in
+/// (timestamp, event_id) order, so writers of overlapping batches mostly lock in
+/// the same order (a deadlock between grouped writes is rolled back and retried,
+/// ``retriedStates``).
+///
+/// The marks are written by the store, not by a trigger on the table: a trigger
+/// that reads the inserted rows (a transition table) makes PostgreSQL insert a
+/// COPY into a partitioned table one row at a time, which cost 15–20% of the
+/// write rate (migration 0007 removed the one 0006 added; README, Performance).
 ///
 /// ```swift
 /// try await PostgresPool.withRunning(configuration) { database in
@@ -30,8 +36,8 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
         self.writeMethod = writeMethod
     }
 
-    /// The days of the inserted rows are marked dirty by the table's statement
-    /// trigger (migration 0006), in the same transaction.
+    /// Inserts the batch skipping stored events, and marks the days of the rows it
+    /// inserted (none for a re-sent batch) in the same statement.
     static let insertSQL = """
         WITH inserted AS (
             INSERT INTO analytics_events
@@ -39,16 +45,17 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
             SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[], $4::text[], $5::text[],
                                  $6::text[], $7::text[], $8::text[], $9::jsonb[])
             ON CONFLICT (timestamp, event_id) DO NOTHING
-            RETURNING 1
+            RETURNING timestamp
+        ), marked AS (
+            \(markDirtySQL("SELECT timestamp FROM inserted"))
         )
         SELECT count(*)::int8 FROM inserted
         """
 
-    /// Marks the UTC days of the times `timesSQL` selects dirty, for statements
-    /// that remove events (inserts are marked by the table's trigger). PostgreSQL
-    /// runs a data-modifying `WITH` part to completion even when nothing reads it,
-    /// so as a part of the delete statement it commits with it or not at all: a
-    /// refresh that starts after the delete sees both.
+    /// Marks the UTC days of the times `timesSQL` selects dirty. PostgreSQL runs a
+    /// data-modifying `WITH` part to completion even when nothing reads it, so as a
+    /// part of an insert or delete statement it commits with it or not at all: a
+    /// refresh that starts after the statement sees both.
     ///
     /// A new mark always moves `marked_at` forward (by at least 1 µs), even when the
     /// clock of this transaction is behind the stored mark: a refresh clears only
@@ -134,27 +141,35 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
         }
     }
 
-    /// One COPY straight into `analytics_events` for the whole group: one
-    /// statement, so it commits whole or not at all, and the table's trigger marks
-    /// its days dirty inside it. Any duplicate fails it whole (unique violation, 23505).
+    /// One COPY straight into `analytics_events` for the whole group, then the
+    /// marks of its days, in one transaction: it commits whole or not at all. Any
+    /// duplicate fails it whole (unique violation, 23505), so a COPY that succeeds
+    /// inserted every row and the marks are exactly its days.
     ///
-    /// Durable on return: postgres-nio sends CopyDone with Sync, PostgreSQL commits
-    /// the statement's implicit transaction when it handles that Sync, and holds the
-    /// completion until then (it flushes with ReadyForQuery). postgres-nio resolves
-    /// the call at the completion, so an error raised by the commit itself would be
-    /// missed: keep deferred constraints and triggers off `analytics_events` (the
-    /// dirty-day trigger runs at the end of the statement, before its completion).
+    /// The marks come after the COPY so that the lock on a day's mark (today's,
+    /// for every live batch) is held only until the commit that follows.
     private func copy(_ batches: [PreparedBatch]) async throws -> [Int] {
         guard batches.contains(where: { !$0.events.isEmpty }) else { return batches.map { _ in 0 } }
         let logger = database.logger
-        return try await database.withConnection { connection in
+        let days = Self.markQuery(days: Set(batches.lazy.flatMap(\.events).map(\.timestamp.startOfDay)))
+        return try await database.withTransaction { connection in
             try await connection.copyFrom(table: "analytics_events", columns: Self.columns, logger: logger) { writer in
                 for batch in batches where !batch.events.isEmpty {
                     try await writer.write(batch.copyText ?? Self.copyText(batch.events))
                 }
             }
+            try await connection.exec(days, logger: logger)
             return batches.map(\.events.count)
         }
+    }
+
+    /// Marks the given UTC days dirty.
+    static func markQuery(days: some Collection<Timestamp>) -> PostgresQuery {
+        var column = ArrayColumn<TimestampElement>(capacity: days.count * 12)
+        for day in days { column.append(day) }
+        var binds = PostgresBindings(capacity: 1)
+        binds.append(column)
+        return PostgresQuery(unsafeSQL: markDirtySQL("SELECT unnest($1::timestamptz[])"), binds: binds)
     }
 
     /// 40P01: a deadlock with a writer whose batch was not in time order.
