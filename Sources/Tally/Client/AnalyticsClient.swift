@@ -48,7 +48,7 @@ public final class AnalyticsClient: Sendable {
     ///   - userID: a pseudonymous id; defaults to the task's ``AnalyticsContext``.
     ///   - timestamp: when it happened; defaults to now.
     @inlinable
-    public func track(_ event: AnalyticsEvent, userID: String? = nil, timestamp: Timestamp? = nil) {
+    public func track(_ event: consuming AnalyticsEvent, userID: String? = nil, timestamp: Timestamp? = nil) {
         record(.catalogue(event), userID: userID, timestamp: timestamp)
     }
 
@@ -73,21 +73,20 @@ public final class AnalyticsClient: Sendable {
         record(event.payload, userID: userID, timestamp: timestamp)
     }
 
+    /// The payload is consumed and the event built outside the buffer's lock, so
+    /// the event is moved, never copied, on its way into the buffer (each copy
+    /// would retain and release every string it holds).
     @usableFromInline
-    func record(_ payload: EventPayload, userID: String?, timestamp: Timestamp?) {
+    func record(_ payload: consuming EventPayload, userID: String?, timestamp: Timestamp?) {
         guard enabled.load(ordering: .relaxed) else {
             optedOutCount.add(1, ordering: .relaxed)
             return
         }
-        let scope = AnalyticsContext.current
         let now = Timestamp.now()
-        let time = timestamp ?? now
-        let service = self.service
-        let context = self.context
-        buffer.append { random in
-            EnrichedEvent(stamping: payload, eventID: EventID.generate(at: time, using: &random), timestamp: time,
-                          receivedAt: now, service: service, userID: userID, scope: scope, context: context)
-        }
+        // The id is given by the buffer, under its lock (see `EventBuffer.append`).
+        buffer.append(EnrichedEvent(stamping: payload, eventID: EventID(high: 0, low: 0), timestamp: timestamp ?? now,
+                                    receivedAt: now, service: service, userID: userID, scope: AnalyticsContext.current,
+                                    context: context))
     }
 
     /// Hands already-stamped events (an import, a replay, generated demo traffic)

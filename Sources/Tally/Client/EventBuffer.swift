@@ -44,12 +44,18 @@ final class EventBuffer: Sendable {
                             random: Xoshiro256(seed: seed.next())))
     }
 
-    /// Builds the event with a fresh id and appends it. Never blocks on anything
-    /// but the lock, never allocates beyond what the ring already holds.
+    /// Gives a tracked event its id and appends it. Never blocks on anything but
+    /// the lock, never allocates beyond what the ring already holds.
+    ///
+    /// The event travels into the lock's closure in an optional it is taken out
+    /// of: a closure can only borrow what it captures, and appending a borrowed
+    /// event would copy it.
     ///
     /// - Returns: `false` if the event was dropped.
     @discardableResult
-    func append(_ make: (inout Xoshiro256) -> EnrichedEvent) -> Bool {
+    func append(_ event: consuming EnrichedEvent) -> Bool {
+        let timestamp = event.timestamp
+        var pending = Optional(event)
         let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
             if state.isShuttingDown {
                 state.counters.droppedAfterShutdown += 1
@@ -65,13 +71,14 @@ final class EventBuffer: Sendable {
                     state.counters.droppedFull += 1
                 }
             }
-            var event = make(&state.random)
-            if event.timestamp == state.lastTimestamp, event.eventID <= state.lastID, state.lastID.low < UInt64.max {
-                event.eventID = EventID(high: state.lastID.high, low: state.lastID.low + 1)
+            var id = EventID.generate(at: timestamp, using: &state.random)
+            if timestamp == state.lastTimestamp, id <= state.lastID, state.lastID.low < UInt64.max {
+                id = EventID(high: state.lastID.high, low: state.lastID.low + 1)
             }
-            state.lastTimestamp = event.timestamp
-            state.lastID = event.eventID
-            state.ring.append(event)
+            state.lastTimestamp = timestamp
+            state.lastID = id
+            pending!.eventID = id
+            state.ring.append(pending.take()!)
             state.counters.accepted += 1
             guard state.ring.count >= state.wakeThreshold, let waiter = state.waiter else { return (true, nil) }
             state.waiter = nil
