@@ -44,6 +44,35 @@ extension AnalyticsEvent {
     /// The event's properties as they travel on the wire and are stored.
     /// Optional values that are `nil` are left out.
     public var properties: JSONObject {
+        JSONObject(uniqueKeysWithValues: propertyMembers.lazy.map { ($0.key, $0.value) })
+    }
+
+    /// Appends ``properties`` as compact JSON with sorted keys, the bytes
+    /// `JSONValue.object(properties).serialize(into:)` writes, without building
+    /// the dictionary: every stored event is serialized once, and hashing its
+    /// keys into a dictionary cost more than writing them.
+    public func serializeProperties(into bytes: inout [UInt8]) {
+        var members = propertyMembers
+        // At most four members: an insertion sort, byte-wise like JSONValue's.
+        for i in members.indices.dropFirst() {
+            var j = i
+            while j > 0, members[j].key.utf8.lexicographicallyPrecedes(members[j - 1].key.utf8) {
+                members.swapAt(j, j - 1)
+                j -= 1
+            }
+        }
+        bytes.append(UInt8(ascii: "{"))
+        for (index, member) in members.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            JSONValue.string(member.key).serialize(into: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            member.value.serialize(into: &bytes)
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// The properties as (key, value) pairs in the order the fields are written.
+    private var propertyMembers: [(key: String, value: JSONValue)] {
         var p = PropertyWriter()
         switch self {
         case let .authLoginAttempt(success, method, failureReason):
@@ -100,7 +129,7 @@ extension AnalyticsEvent {
         case let .applicationError(errorType, severity, message):
             p[.errorType] = .string(errorType); p[.severity] = .string(severity.rawValue); p[.message] = .string(message)
         }
-        return p.object
+        return p.members
     }
 
     /// Decodes a catalogue event from its wire name and properties, checking every
@@ -166,13 +195,20 @@ extension AnalyticsEvent {
     }
 }
 
-/// Collects properties under the keys of their ``EventField``s.
+/// Collects properties under the keys of their ``EventField``s; a `nil` value is
+/// left out. Each field is written once per event.
 private struct PropertyWriter {
-    var object: JSONObject = [:]
+    var members: [(key: String, value: JSONValue)]
+
+    init() {
+        members = []
+        // The most fields an event has: one allocation.
+        members.reserveCapacity(4)
+    }
 
     subscript(field: EventField) -> JSONValue? {
-        get { object[field.key] }
-        set { if let newValue { object[field.key] = newValue } }
+        get { members.first { $0.key == field.key }?.value }
+        set { if let newValue { members.append((field.key, newValue)) } }
     }
 }
 

@@ -61,7 +61,10 @@ public struct EnrichedEvent: Sendable, Hashable {
         } else {
             bytes.append(contentsOf: #"{"properties":"#.utf8)
         }
-        JSONValue.object(properties).serialize(into: &bytes, sortedKeys: sortedKeys)
+        switch payload {
+        case .catalogue(let event): event.serializeProperties(into: &bytes)
+        case .custom(_, let properties): JSONValue.object(properties).serialize(into: &bytes, sortedKeys: sortedKeys)
+        }
         bytes.append(UInt8(ascii: "}"))
     }
 
