@@ -46,17 +46,33 @@ struct QuantileSketchTests {
         }
     }
 
-    @Test("the serialized form reads back equal, even with its buckets out of order")
+    @Test("the serialized form reads back equal, at about 2 bytes a bucket; anything else is refused")
     func serializedRoundTrip() throws {
         var sketch = QuantileSketch()
         for value in Self.values(count: 3_000, seed: 3) { sketch.add(value) }
-        #expect(QuantileSketch(serialized: sketch.serialized) == sketch)
-
-        // The same buckets written in reverse order (a form another writer might produce).
         let bytes = sketch.serialized
-        let header = Array(bytes[..<29])
-        let bins = stride(from: 29, to: bytes.count, by: 12).map { Array(bytes[$0..<$0 + 12]) }
+        #expect(bytes.first == 2)
+        #expect(QuantileSketch(serialized: bytes) == sketch)
+        #expect(bytes.count <= 16 + 3 * sketch.indices.count, "\(bytes.count) bytes for \(sketch.indices.count) buckets")
+        // Read from a slice too (a bytea column arrives as part of a larger buffer).
+        #expect(QuantileSketch(serialized: ([9, 9] + bytes + [9]).dropFirst(2).dropLast()) == sketch)
+
+        // Truncated at any point, or of an unknown version: not a sketch.
+        for length in [0, 1, 5, 10, bytes.count / 2, bytes.count - 1] {
+            #expect(QuantileSketch(serialized: bytes.prefix(length)) == nil, "\(length) bytes")
+        }
+        #expect(QuantileSketch(serialized: [3] + bytes.dropFirst()) == nil)
+    }
+
+    @Test("rows written in version 1 (fixed-width buckets) still read, even with their buckets out of order")
+    func readsVersion1() throws {
+        var sketch = QuantileSketch()
+        for value in Self.values(count: 3_000, seed: 4) { sketch.add(value) }
+        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+        let header = [UInt8(1)] + le(sketch.count) + le(sketch.zeroCount) + le(sketch.max.bitPattern) + le(UInt32(sketch.indices.count))
+        let bins = zip(sketch.indices, sketch.counts).map { le($0.0) + le($0.1) }
+        #expect(QuantileSketch(serialized: header + bins.joined()) == sketch)
         #expect(QuantileSketch(serialized: header + bins.reversed().joined()) == sketch)
-        #expect(QuantileSketch(serialized: [2] + bytes.dropFirst()) == nil)
+        #expect(QuantileSketch(serialized: header + bins.dropLast().joined()) == nil)
     }
 }
