@@ -222,12 +222,59 @@ public struct QuantileSketch: Sendable, Hashable {
     }
 
     private static func parseVersion2(_ b: UnsafeRawBufferPointer) -> QuantileSketch? {
-        var offset = 1
-        func varint() -> UInt64? {
+        var reader = VarintReader(bytes: b, offset: 1)
+        guard let count = reader.next(), let zeroCount = reader.next(), reader.offset + 8 <= b.count else { return nil }
+        var sketch = QuantileSketch()
+        sketch.count = count
+        sketch.zeroCount = zeroCount
+        sketch.max = Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: reader.offset, as: UInt64.self)))
+        reader.offset += 8
+        // Each bucket takes at least two bytes: a count beyond that is not a sketch.
+        guard let stored = reader.next(), stored <= UInt64(b.count - reader.offset) / 2 else { return nil }
+        let n = Int(stored)
+        // Thousands of sketches are read per query: the buckets go straight into
+        // the arrays' storage, in the order ``serialized`` writes them.
+        var valid = true, ordered = true
+        var counts: [UInt64] = []
+        let indices = [Int32](unsafeUninitializedCapacity: n) { indexSlots, indicesWritten in
+            counts = [UInt64](unsafeUninitializedCapacity: n) { countSlots, countsWritten in
+                var index: Int64 = 0, previous = Int64.min
+                for _ in 0..<n {
+                    guard let zigzag = reader.next(), let binCount = reader.next() else { valid = false; break }
+                    index += Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
+                    guard let index32 = Int32(exactly: index) else { valid = false; break }
+                    guard binCount > 0 else { continue }
+                    if index <= previous { ordered = false }
+                    previous = index
+                    indexSlots[indicesWritten] = index32
+                    indicesWritten += 1
+                    countSlots[countsWritten] = binCount
+                    countsWritten += 1
+                }
+            }
+        }
+        guard valid else { return nil }
+        if ordered {
+            sketch.indices = indices
+            sketch.counts = counts
+        } else {
+            // Out of order or repeated (a form another writer might produce).
+            for (index, n) in zip(indices, counts) { sketch.appendStored(count: n, at: index) }
+        }
+        return sketch
+    }
+
+    /// LEB128 varints from a byte buffer.
+    private struct VarintReader {
+        let bytes: UnsafeRawBufferPointer
+        var offset: Int
+
+        /// The next varint, or `nil` if the bytes end first or it overflows 64 bits.
+        mutating func next() -> UInt64? {
             var value: UInt64 = 0
             var shift: UInt64 = 0
-            while offset < b.count, shift < 64 {
-                let byte = b[offset]
+            while offset < bytes.count, shift < 64 {
+                let byte = bytes[offset]
                 offset += 1
                 value |= UInt64(byte & 0x7F) << shift
                 if byte < 0x80 { return value }
@@ -235,24 +282,6 @@ public struct QuantileSketch: Sendable, Hashable {
             }
             return nil
         }
-        guard let count = varint(), let zeroCount = varint(), offset + 8 <= b.count else { return nil }
-        var sketch = QuantileSketch()
-        sketch.count = count
-        sketch.zeroCount = zeroCount
-        sketch.max = Double(bitPattern: UInt64(littleEndian: b.loadUnaligned(fromByteOffset: offset, as: UInt64.self)))
-        offset += 8
-        // Each bucket takes at least two bytes: a count beyond that is not a sketch.
-        guard let n = varint(), n <= UInt64(b.count - offset) / 2 else { return nil }
-        sketch.indices.reserveCapacity(Int(n))
-        sketch.counts.reserveCapacity(Int(n))
-        var index: Int64 = 0
-        for _ in 0..<n {
-            guard let zigzag = varint(), let binCount = varint() else { return nil }
-            index += Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
-            guard let index32 = Int32(exactly: index) else { return nil }
-            sketch.appendStored(count: binCount, at: index32)
-        }
-        return sketch
     }
 
     private static let headerSize = 29, binSize = 12
