@@ -53,22 +53,8 @@ extension AnalyticsEvent {
     /// keys into a dictionary cost more than writing them.
     public func serializeProperties(into bytes: inout [UInt8]) {
         var members = propertyMembers
-        // At most four members: an insertion sort, byte-wise like JSONValue's.
-        for i in members.indices.dropFirst() {
-            var j = i
-            while j > 0, members[j].key.utf8.lexicographicallyPrecedes(members[j - 1].key.utf8) {
-                members.swapAt(j, j - 1)
-                j -= 1
-            }
-        }
-        bytes.append(UInt8(ascii: "{"))
-        for (index, member) in members.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
-            JSONValue.string(member.key).serialize(into: &bytes)
-            bytes.append(UInt8(ascii: ":"))
-            member.value.serialize(into: &bytes)
-        }
-        bytes.append(UInt8(ascii: "}"))
+        members.sort { JSONValue.keyPrecedes($0.key, $1.key) }
+        JSONValue.serializeMembers(members, into: &bytes, sortedKeys: true)
     }
 
     /// The properties as (key, value) pairs in the order the fields are written.

@@ -49,8 +49,9 @@ public struct EnrichedEvent: Sendable, Hashable {
 
     /// The `data` column as JSON text, the same bytes as serializing ``data``, with
     /// the (shared) context serialized once rather than per event. With
-    /// `sortedKeys: false` the properties' keys come in dictionary order, for
-    /// stores that parse the text into their own form (see ``JSONValue/serialize(into:sortedKeys:)``).
+    /// `sortedKeys: false` a custom event's keys come in dictionary order, for
+    /// stores that parse the text into their own form (see ``JSONValue/serialize(into:sortedKeys:)``);
+    /// a catalogue event's are always sorted, written straight from its fields.
     public func serializeData(into bytes: inout [UInt8], sortedKeys: Bool = true) {
         let context = self.context.serializedJSON
         // Keys in sorted order, as JSONValue writes them: "context" < "properties".

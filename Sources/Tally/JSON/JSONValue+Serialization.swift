@@ -16,6 +16,26 @@ extension JSONValue {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The order of object keys when they are sorted: byte-wise, not `String.<`,
+    /// which orders by Unicode canonical equivalence.
+    static func keyPrecedes(_ a: String, _ b: String) -> Bool {
+        a.utf8.lexicographicallyPrecedes(b.utf8)
+    }
+
+    /// Appends an object with its members in the order given.
+    static func serializeMembers(_ members: some Sequence<(key: String, value: JSONValue)>, into bytes: inout [UInt8], sortedKeys: Bool) {
+        bytes.append(UInt8(ascii: "{"))
+        var first = true
+        for (key, value) in members {
+            if !first { bytes.append(UInt8(ascii: ",")) }
+            first = false
+            appendEscaped(key, to: &bytes)
+            bytes.append(UInt8(ascii: ":"))
+            value.serialize(into: &bytes, sortedKeys: sortedKeys)
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
     /// Appends the value as compact UTF-8 JSON to `bytes`, as ``serialized()`` writes it.
     ///
     /// A ``double(_:)`` that is NaN or infinite, which a `JSONValue` should never hold,
@@ -49,24 +69,11 @@ extension JSONValue {
             }
             bytes.append(UInt8(ascii: "]"))
         case .object(let members):
-            bytes.append(UInt8(ascii: "{"))
-            var first = true
-            func append(_ key: String, _ value: JSONValue) {
-                if !first { bytes.append(UInt8(ascii: ",")) }
-                first = false
-                Self.appendEscaped(key, to: &bytes)
-                bytes.append(UInt8(ascii: ":"))
-                value.serialize(into: &bytes, sortedKeys: sortedKeys)
-            }
             if sortedKeys {
-                // Byte-wise, not `String.<`, which orders by Unicode canonical equivalence.
-                for member in members.sorted(by: { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }) {
-                    append(member.key, member.value)
-                }
+                Self.serializeMembers(members.sorted { Self.keyPrecedes($0.key, $1.key) }, into: &bytes, sortedKeys: true)
             } else {
-                for (key, value) in members { append(key, value) }
+                Self.serializeMembers(members, into: &bytes, sortedKeys: false)
             }
-            bytes.append(UInt8(ascii: "}"))
         }
     }
 
