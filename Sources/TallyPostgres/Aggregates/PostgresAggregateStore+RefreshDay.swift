@@ -1,0 +1,209 @@
+import Logging
+import PostgresNIO
+import Tally
+
+extension PostgresAggregateStore {
+    /// One day's refresh done by the server: the counters and the distinct users
+    /// are computed in SQL, each from only the event types it reads (the
+    /// `(event_type, timestamp)` index); Swift receives a few hundred rows and each
+    /// bucket's durations as one `float8[]`, and the rows derive their exact
+    /// percentiles (as `percentile_cont`) and sketches with the same `summarize`
+    /// calls as ``DayAggregates``. Ordered-set aggregates would make the
+    /// server sort every bucket's rows a second time, and it already sends the
+    /// durations. The JSON typing rules are those of ``factsSQL``.
+    ///
+    /// All the reads see one snapshot (`REPEATABLE READ`), taken after the refresh
+    /// lock is held, so a refresh that waited for another one still sees its rows.
+    public func refreshDay(_ day: Timestamp) async throws -> Int {
+        let start = day.startOfDay
+        let from = PostgresTimestamp(start), to = PostgresTimestamp(start.adding(days: 1))
+        let logger = database.logger
+        return try await database.withConnection { connection in
+            try await connection.exec("SELECT pg_advisory_lock(\(Self.refreshLockKey))", logger: logger)
+            do {
+                try await connection.exec("BEGIN ISOLATION LEVEL REPEATABLE READ", logger: logger)
+                do {
+                    let events = try await Self.computeAndWrite(day: start, from: from, to: to, on: connection, logger: logger)
+                    try await connection.exec("COMMIT", logger: logger)
+                    try await connection.exec("SELECT pg_advisory_unlock(\(Self.refreshLockKey))", logger: logger)
+                    return events
+                } catch {
+                    try? await connection.exec("ROLLBACK", logger: logger)
+                    throw error
+                }
+            } catch {
+                try? await connection.exec("SELECT pg_advisory_unlock(\(Self.refreshLockKey))", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// The hour of a timestamp, in UTC whatever the session's time zone.
+    static let hourSQL = "date_bin('1 hour', timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+
+    private static func computeAndWrite(day: Timestamp, from: PostgresTimestamp, to: PostgresTimestamp,
+                                        on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        var aggregates = DayAggregates(day: day)
+        let range = "timestamp >= $1 AND timestamp < $2"
+        func binds() -> PostgresBindings {
+            var binds = PostgresBindings(capacity: 2)
+            binds.append(from)
+            binds.append(to)
+            return binds
+        }
+        func rows<Row>(_ sql: String, _ decoding: (PostgresRow) throws -> Row) async throws -> [Row] {
+            try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds()), logger: logger, decoding)
+        }
+
+        // The hash aggregates and the sorted user sets fit in memory (a few MB per 100k events).
+        try await connection.exec("SET LOCAL work_mem = '64MB'", logger: logger)
+
+        // Tasks and auth in one pass: both count by service, and their events
+        // share the pages of the day (one bitmap heap scan instead of two).
+        struct ServiceCounts { var tasks: TaskStatsRow?, auth: AuthEventsRow? }
+        let serviceCounts = try await rows("""
+            SELECT service::text,
+                   count(*) FILTER (WHERE event_type = 'task_created'), count(*) FILTER (WHERE event_type = 'task_started'),
+                   count(*) FILTER (WHERE event_type = 'task_completed'), count(*) FILTER (WHERE event_type = 'task_failed'),
+                   count(*) FILTER (WHERE event_type = 'task_cancelled'),
+                   coalesce(array_agg(d) FILTER (WHERE d IS NOT NULL), '{}'),
+                   count(*) FILTER (WHERE event_type = 'auth_login_attempt'),
+                   count(*) FILTER (WHERE success),
+                   count(*) FILTER (WHERE event_type = 'auth_code_verified'), count(*) FILTER (WHERE event_type = 'auth_token_refresh'),
+                   count(*) FILTER (WHERE event_type = 'auth_session_validated'), count(*) FILTER (WHERE event_type = 'auth_logout')
+            FROM (SELECT service, event_type,
+                         CASE WHEN event_type = 'task_completed' AND jsonb_typeof(data #> '{properties,duration_ms}') = 'number'
+                              THEN (data #>> '{properties,duration_ms}')::float8 END AS d,
+                         CASE WHEN event_type = 'auth_login_attempt' AND jsonb_typeof(data #> '{properties,success}') = 'boolean'
+                              THEN (data #>> '{properties,success}')::bool END AS success
+                  FROM analytics_events
+                  WHERE \(range) AND event_type IN ('task_created', 'task_started', 'task_completed', 'task_failed', 'task_cancelled',
+                                                    'auth_login_attempt', 'auth_code_verified', 'auth_token_refresh',
+                                                    'auth_session_validated', 'auth_logout')
+                  OFFSET 0) AS t
+            GROUP BY service
+            """) { row -> ServiceCounts in
+            let (service, created, started, completed, failed, cancelled, durations,
+                 attempts, successes, codes, refreshes, validated, logouts) = try row.decode(
+                (String, Int, Int, Int, Int, Int, [Double], Int, Int, Int, Int, Int, Int).self)
+            var counts = ServiceCounts()
+            if created + started + completed + failed + cancelled > 0 {
+                var r = TaskStatsRow(day: day, service: service)
+                r.created = created; r.started = started; r.completed = completed; r.failed = failed; r.cancelled = cancelled
+                r.summarize(durations: durations)
+                counts.tasks = r
+            }
+            if attempts + codes + refreshes + validated + logouts > 0 {
+                var r = AuthEventsRow(day: day, service: service)
+                r.loginAttempts = attempts; r.loginSuccesses = successes; r.loginFailures = attempts - successes
+                r.codesVerified = codes; r.tokenRefreshes = refreshes; r.sessionsValidated = validated; r.logouts = logouts
+                counts.auth = r
+            }
+            return counts
+        }
+        aggregates.taskStats = serviceCounts.compactMap(\.tasks).sorted { $0.service < $1.service }
+        aggregates.authEvents = serviceCounts.compactMap(\.auth).sorted { $0.service < $1.service }
+
+        // A hash aggregate: with the JSON filters the planner expects thousands of
+        // buckets, picks a sort of every request by four keys (or a parallel scan
+        // of the whole day), and takes half as long again. The properties are
+        // read once per event (`p`), each property's type checked on its value.
+        try await connection.exec("SET LOCAL enable_sort = off", logger: logger)
+        aggregates.apiLatency = try await rows("""
+            SELECT hour, service, method, route, count(*),
+                   count(*) FILTER (WHERE status BETWEEN 400 AND 499), count(*) FILTER (WHERE status >= 500),
+                   coalesce(array_agg(d) FILTER (WHERE d IS NOT NULL), '{}')
+            FROM (SELECT \(hourSQL) AS hour, service::text AS service,
+                         CASE WHEN jsonb_typeof(p->'method') = 'string' THEN p->>'method' END AS method,
+                         CASE WHEN jsonb_typeof(p->'route') = 'string' THEN p->>'route' END AS route,
+                         CASE WHEN jsonb_typeof(p->'status_code') = 'number'
+                                   AND strpos(p->>'status_code', '.') = 0 AND length(p->>'status_code') <= 18
+                              THEN (p->>'status_code')::int8 END AS status,
+                         CASE WHEN jsonb_typeof(p->'duration_ms') = 'number' THEN (p->>'duration_ms')::float8 END AS d
+                  FROM analytics_events, LATERAL (SELECT data->'properties' AS p) AS properties
+                  WHERE \(range) AND event_type = 'api_request'
+                  OFFSET 0) AS a
+            WHERE method IS NOT NULL AND route IS NOT NULL
+            GROUP BY 1, 2, 3, 4
+            """) { row in
+            let (hour, service, method, route, requests, e4, e5, durations) = try row.decode(
+                (PostgresTimestamp, String, String, String, Int, Int, Int, [Double]).self)
+            var r = APILatencyRow(hour: hour.timestamp, service: service, method: method, route: route)
+            r.requests = requests; r.errors4xx = e4; r.errors5xx = e5
+            r.summarize(latencies: durations)
+            return r
+        }.sorted { ($0.hour, $0.service, $0.method, $0.route) < ($1.hour, $1.service, $1.method, $1.route) }
+        try await connection.exec("SET LOCAL enable_sort TO DEFAULT", logger: logger)
+
+        aggregates.integrationHealth = try await rows("""
+            SELECT provider,
+                   count(*) FILTER (WHERE event_type = 'integration_connected'), count(*) FILTER (WHERE event_type = 'integration_disconnected'),
+                   count(*) FILTER (WHERE event_type = 'integration_used'), count(*) FILTER (WHERE event_type = 'integration_error'),
+                   count(*) FILTER (WHERE event_type = 'oauth_flow_started'), count(*) FILTER (WHERE event_type = 'oauth_flow_completed')
+            FROM (SELECT event_type, data #>> '{properties,provider}' AS provider
+                  FROM analytics_events
+                  WHERE \(range) AND event_type IN ('integration_connected', 'integration_disconnected', 'integration_used',
+                                                    'integration_error', 'oauth_flow_started', 'oauth_flow_completed')
+                        AND jsonb_typeof(data #> '{properties,provider}') = 'string') AS i
+            GROUP BY provider
+            """) { row in
+            let (provider, connected, disconnected, used, errors, started, completed) = try row.decode(
+                (String, Int, Int, Int, Int, Int, Int).self)
+            var r = IntegrationHealthRow(day: day, provider: provider)
+            r.connected = connected; r.disconnected = disconnected; r.used = used; r.errors = errors
+            r.oauthStarted = started; r.oauthCompleted = completed
+            r.summarize()
+            return r
+        }.sorted { $0.provider < $1.provider }
+
+        aggregates.cocoonActivity = try await rows("""
+            SELECT count(*) FILTER (WHERE event_type = 'cocoon_registered'), count(*) FILTER (WHERE event_type = 'cocoon_connected'),
+                   count(*) FILTER (WHERE event_type = 'cocoon_disconnected'), count(*) FILTER (WHERE event_type = 'cocoon_claimed'),
+                   count(*) FILTER (WHERE event_type = 'cocoon_setup_token_created'),
+                   count(*) FILTER (WHERE event_type = 'cocoon_setup_token_used'), count(DISTINCT cocoon)
+            FROM (SELECT event_type,
+                         CASE WHEN jsonb_typeof(data #> '{properties,cocoon_id}') = 'string' THEN data #>> '{properties,cocoon_id}' END AS cocoon
+                  FROM analytics_events
+                  WHERE \(range) AND event_type IN ('cocoon_registered', 'cocoon_connected', 'cocoon_disconnected', 'cocoon_claimed',
+                                                    'cocoon_setup_token_created', 'cocoon_setup_token_used')) AS c
+            HAVING count(*) > 0
+            """) { row in
+            let (registered, connected, disconnected, claimed, created, used, active) = try row.decode(
+                (Int, Int, Int, Int, Int, Int, Int).self)
+            var r = CocoonActivityRow(day: day)
+            r.registered = registered; r.connected = connected; r.disconnected = disconnected; r.claimed = claimed
+            r.setupTokensCreated = created; r.setupTokensUsed = used; r.activeCocoons = active
+            return r
+        }.first
+
+        // Errors: failed tasks, integration errors (with a provider, as the integration
+        // aggregate counts them) and application errors from SQL; 5xx responses from
+        // the API rows above, which counted them.
+        struct ErrorKey: Hashable { let hour: Timestamp, service: String, type: String }
+        var errors: [ErrorKey: Int] = [:]
+        for (key, n) in try await rows("""
+            SELECT \(hourSQL), service::text,
+                   CASE WHEN event_type = 'application_error'
+                        THEN coalesce(CASE WHEN jsonb_typeof(data #> '{properties,error_type}') = 'string'
+                                           THEN data #>> '{properties,error_type}' END, 'unknown')
+                        ELSE event_type::text END,
+                   count(*)
+            FROM analytics_events
+            WHERE \(range) AND event_type IN ('task_failed', 'integration_error', 'application_error')
+                  AND (event_type <> 'integration_error' OR jsonb_typeof(data #> '{properties,provider}') = 'string')
+            GROUP BY 1, 2, 3
+            """, { row -> (ErrorKey, Int) in
+                let (hour, service, type, n) = try row.decode((PostgresTimestamp, String, String, Int).self)
+                return (ErrorKey(hour: hour.timestamp, service: service, type: type), n)
+            }) {
+            errors[key, default: 0] += n
+        }
+        for r in aggregates.apiLatency where r.errors5xx > 0 {
+            errors[ErrorKey(hour: r.hour, service: r.service, type: "http_5xx"), default: 0] += r.errors5xx
+        }
+        aggregates.errors = errors.map { ErrorsRow(hour: $0.key.hour, service: $0.key.service, errorType: $0.key.type, errors: $0.value) }
+            .sorted { ($0.hour, $0.service, $0.errorType) < ($1.hour, $1.service, $1.errorType) }
+
+        return try await write(aggregates, users: .fromEvents, on: connection, logger: logger)
+    }
+}
