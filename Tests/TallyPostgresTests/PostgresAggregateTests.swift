@@ -243,6 +243,44 @@ struct PostgresAggregateTests {
         return row
     }
 
+    @Test("a refresh on a pool of one connection (the reads in turn) writes the same rows as on two (the reads at once)")
+    func refreshOnOneConnection() async throws {
+        try await TestPostgres.withMigratedDatabase { database async throws in
+            try await Self.load(database)
+            let (from, to) = (Self.from, Self.to)
+            @Sendable func rows(_ store: PostgresAggregateStore) async throws -> ([TaskStatsRow], [APILatencyRow], [IntegrationHealthRow],
+                                                                        [AuthEventsRow], [CocoonActivityRow], [ErrorsRow], [ActiveUsersRow]) {
+                (try await store.taskStats(from: from, to: to, service: nil), try await store.apiLatency(from: from, to: to, service: nil),
+                 try await store.integrationHealth(from: from, to: to, provider: nil), try await store.authEvents(from: from, to: to, service: nil),
+                 try await store.cocoonActivity(from: from, to: to), try await store.errors(from: from, to: to, service: nil),
+                 try await store.activeUsers(from: from, to: to, service: nil))
+            }
+            let onTwo = try await rows(PostgresAggregateStore(database: database))
+            #expect(!onTwo.0.isEmpty && !onTwo.1.isEmpty && !onTwo.5.isEmpty && !onTwo.6.isEmpty)
+
+            // Emptied first, so rows the second refresh failed to write would show.
+            try await database.execute("""
+                TRUNCATE analytics_daily_users, analytics_daily_active_users, analytics_task_stats_daily, analytics_api_latency_hourly,
+                         analytics_integration_health_daily, analytics_auth_events_daily, analytics_cocoon_activity_daily,
+                         analytics_errors_hourly
+                """)
+            var single = database.configuration
+            single.maximumConnections = 1
+            let onOne = try await PostgresPool.withRunning(single, logger: TestPostgres.logger) { pool in
+                let store = PostgresAggregateStore(database: pool)
+                try await AggregateRefresher(store: store).refresh(from: from, to: Self.end, now: Self.end)
+                return try await rows(store)
+            }
+            #expect(onOne.0 == onTwo.0)
+            #expect(onOne.1 == onTwo.1)
+            #expect(onOne.2 == onTwo.2)
+            #expect(onOne.3 == onTwo.3)
+            #expect(onOne.4 == onTwo.4)
+            #expect(onOne.5 == onTwo.5)
+            #expect(onOne.6 == onTwo.6)
+        }
+    }
+
     @Test("a late event for a bucket 10 days old marks its day dirty, and the next refresh counts it")
     func lateEventMarksItsDayDirty() async throws {
         try await TestPostgres.withMigratedDatabase { database async throws in

@@ -12,56 +12,141 @@ extension PostgresAggregateStore {
     /// server sort every bucket's rows a second time, and it already sends the
     /// durations. The JSON typing rules are those of ``factsSQL``.
     ///
-    /// All the reads see one snapshot (`REPEATABLE READ`), taken after the refresh
-    /// lock is held, so a refresh that waited for another one still sees its rows.
+    /// The reads run on two connections at once when the pool can spare them: one
+    /// writes the day's user sets (a pass over every event of the day) and counts
+    /// tasks and auth, the other reads the API, integration, cocoon and error
+    /// buckets. Each statement runs on one core, so the day takes about the
+    /// longer of the two halves instead of their sum.
+    ///
+    /// All the reads see one snapshot (`REPEATABLE READ`, exported by the writing
+    /// transaction to the reading one), taken after the refresh lock is held, so a
+    /// refresh that waited for another one still sees its rows.
     public func refreshDay(_ day: Timestamp) async throws -> Int {
-        let start = day.startOfDay
-        let from = PostgresTimestamp(start), to = PostgresTimestamp(start.adding(days: 1))
-        let logger = database.logger
-        return try await database.withConnection { connection in
-            try await connection.exec("SELECT pg_advisory_lock(\(Self.refreshLockKey))", logger: logger)
-            do {
-                try await connection.exec("BEGIN ISOLATION LEVEL REPEATABLE READ", logger: logger)
-                do {
-                    let events = try await Self.computeAndWrite(day: start, from: from, to: to, on: connection, logger: logger)
-                    try await connection.exec("COMMIT", logger: logger)
-                    try await connection.exec("SELECT pg_advisory_unlock(\(Self.refreshLockKey))", logger: logger)
-                    return events
-                } catch {
-                    try? await connection.exec("ROLLBACK", logger: logger)
-                    throw error
-                }
-            } catch {
-                try? await connection.exec("SELECT pg_advisory_unlock(\(Self.refreshLockKey))", logger: logger)
-                throw error
-            }
+        let reads = DayReads(day: day.startOfDay, logger: database.logger)
+        // Both connections are leased before the refresh lock is taken, so a
+        // refresh waiting for the lock never holds one the holder still needs.
+        return try await database.withConnectionPair { writer, reader in
+            try await Self.refresh(reads, writer: writer, reader: reader)
         }
     }
 
     /// The hour of a timestamp, in UTC whatever the session's time zone.
     static let hourSQL = "date_bin('1 hour', timestamp, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
 
-    private static func computeAndWrite(day: Timestamp, from: PostgresTimestamp, to: PostgresTimestamp,
-                                        on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        var aggregates = DayAggregates(day: day)
-        let range = "timestamp >= $1 AND timestamp < $2"
-        func binds() -> PostgresBindings {
-            var binds = PostgresBindings(capacity: 2)
-            binds.append(from)
-            binds.append(to)
-            return binds
+    /// Holds the refresh lock on `writer` around one transaction that reads the
+    /// day (half of it on `reader`, if given) and replaces its rows.
+    private static func refresh(_ reads: DayReads, writer: PostgresConnection, reader: PostgresConnection?) async throws -> Int {
+        let logger = reads.logger
+        try await writer.exec("SELECT pg_advisory_lock(\(Self.refreshLockKey))", logger: logger)
+        do {
+            try await writer.exec("BEGIN ISOLATION LEVEL REPEATABLE READ", logger: logger)
+            do {
+                // The hash aggregates and the sorted user sets fit in memory (a few MB per 100k events).
+                try await writer.exec("SET LOCAL work_mem = '64MB'", logger: logger)
+                let events = try await computeAndWrite(reads, writer: writer, reader: reader)
+                try await writer.exec("COMMIT", logger: logger)
+                try await writer.exec("SELECT pg_advisory_unlock(\(Self.refreshLockKey))", logger: logger)
+                return events
+            } catch {
+                try? await writer.exec("ROLLBACK", logger: logger)
+                throw error
+            }
+        } catch {
+            try? await writer.exec("SELECT pg_advisory_unlock(\(Self.refreshLockKey))", logger: logger)
+            throw error
         }
-        func rows<Row>(_ sql: String, _ decoding: (PostgresRow) throws -> Row) async throws -> [Row] {
-            try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds()), logger: logger, decoding)
+    }
+
+    private static func computeAndWrite(_ reads: DayReads, writer: PostgresConnection, reader: PostgresConnection?) async throws -> Int {
+        let logger = reads.logger
+        var aggregates = DayAggregates(day: reads.day)
+        let events: Int
+        let serviceCounts: [DayReads.ServiceCounts]
+        let requestSide: DayReads.RequestSide
+        if let reader {
+            try await reader.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+            do {
+                try await reader.exec(try await exportedSnapshot(of: writer, logger: logger), logger: logger)
+                try await reader.exec("SET LOCAL work_mem = '64MB'", logger: logger)
+            } catch {
+                try? await reader.exec("ROLLBACK", logger: logger)
+                throw error
+            }
+            async let otherHalf = reads.requestSide(on: reader)
+            var writerHalf: Result<(Int, [DayReads.ServiceCounts]), any Error>
+            do {
+                writerHalf = .success((
+                    try await writeDailyUsers(day: reads.day, users: .fromEvents, on: writer, logger: logger),
+                    try await reads.serviceCounts(on: writer)))
+            } catch {
+                writerHalf = .failure(error)
+            }
+            // Both halves are awaited before either error is thrown, so the reader
+            // goes back to the pool idle, its read-only transaction ended.
+            var readerHalf: Result<DayReads.RequestSide, any Error>
+            do { readerHalf = .success(try await otherHalf) } catch { readerHalf = .failure(error) }
+            try? await reader.exec("ROLLBACK", logger: logger)
+            (events, serviceCounts) = try writerHalf.get()
+            requestSide = try readerHalf.get()
+        } else {
+            events = try await writeDailyUsers(day: reads.day, users: .fromEvents, on: writer, logger: logger)
+            serviceCounts = try await reads.serviceCounts(on: writer)
+            requestSide = try await reads.requestSide(on: writer)
         }
 
-        // The hash aggregates and the sorted user sets fit in memory (a few MB per 100k events).
-        try await connection.exec("SET LOCAL work_mem = '64MB'", logger: logger)
+        aggregates.taskStats = serviceCounts.compactMap(\.tasks).sorted { $0.service < $1.service }
+        aggregates.authEvents = serviceCounts.compactMap(\.auth).sorted { $0.service < $1.service }
+        aggregates.apiLatency = requestSide.apiLatency
+        aggregates.integrationHealth = requestSide.integrationHealth
+        aggregates.cocoonActivity = requestSide.cocoonActivity
+        // Errors: failed tasks, integration errors and application errors counted
+        // in SQL; 5xx responses from the API rows, which counted them.
+        var errors = requestSide.errors
+        for r in aggregates.apiLatency where r.errors5xx > 0 {
+            errors[DayReads.ErrorKey(hour: r.hour, service: r.service, type: "http_5xx"), default: 0] += r.errors5xx
+        }
+        aggregates.errors = errors.map { ErrorsRow(hour: $0.key.hour, service: $0.key.service, errorType: $0.key.type, errors: $0.value) }
+            .sorted { ($0.hour, $0.service, $0.errorType) < ($1.hour, $1.service, $1.errorType) }
 
-        // Tasks and auth in one pass: both count by service, and their events
-        // share the pages of the day (one bitmap heap scan instead of two).
-        struct ServiceCounts { var tasks: TaskStatsRow?, auth: AuthEventsRow? }
-        let serviceCounts = try await rows("""
+        try await writeCounters(aggregates, on: writer, logger: logger)
+        return events
+    }
+
+    /// `SET TRANSACTION SNAPSHOT` with the snapshot of `connection`'s transaction,
+    /// which must stay open until the importing transaction has run it.
+    private static func exportedSnapshot(of connection: PostgresConnection, logger: Logger) async throws -> PostgresQuery {
+        let id = try await connection.rows("SELECT pg_export_snapshot()", logger: logger) { try $0.decode(String.self) }.first ?? ""
+        // An identifier like 00000003-0000001B-1; SET takes no bind parameters.
+        guard !id.isEmpty, id.allSatisfy({ $0 == "-" || $0.isHexDigit }) else {
+            throw PostgresStoreError(code: .failed, database: "",
+                                     message: "the server exported a snapshot id Tally does not recognise (\(id)); run the refresh again")
+        }
+        return PostgresQuery(unsafeSQL: "SET TRANSACTION SNAPSHOT '\(id)'")
+    }
+}
+
+/// The statements that read one day's events for a refresh, each on the
+/// connection it is given: the days `[day, day + 1)` are its two bind parameters.
+private struct DayReads: Sendable {
+    let day: Timestamp
+    let logger: Logger
+
+    private var range: String { "timestamp >= $1 AND timestamp < $2" }
+    private var hourSQL: String { PostgresAggregateStore.hourSQL }
+
+    private func rows<Row>(on connection: PostgresConnection, _ sql: String, _ decoding: (PostgresRow) throws -> Row) async throws -> [Row] {
+        var binds = PostgresBindings(capacity: 2)
+        binds.append(PostgresTimestamp(day))
+        binds.append(PostgresTimestamp(day.adding(days: 1)))
+        return try await connection.rows(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger, decoding)
+    }
+
+    struct ServiceCounts { var tasks: TaskStatsRow?, auth: AuthEventsRow? }
+
+    /// Tasks and auth in one pass: both count by service, and their events
+    /// share the pages of the day (one bitmap heap scan instead of two).
+    func serviceCounts(on connection: PostgresConnection) async throws -> [ServiceCounts] {
+        try await rows(on: connection, """
             SELECT service::text,
                    count(*) FILTER (WHERE event_type = 'task_created'), count(*) FILTER (WHERE event_type = 'task_started'),
                    count(*) FILTER (WHERE event_type = 'task_completed'), count(*) FILTER (WHERE event_type = 'task_failed'),
@@ -101,15 +186,31 @@ extension PostgresAggregateStore {
             }
             return counts
         }
-        aggregates.taskStats = serviceCounts.compactMap(\.tasks).sorted { $0.service < $1.service }
-        aggregates.authEvents = serviceCounts.compactMap(\.auth).sorted { $0.service < $1.service }
+    }
 
+    struct ErrorKey: Hashable { let hour: Timestamp, service: String, type: String }
+
+    /// The buckets of the API, integration, cocoon and error aggregates (5xx
+    /// responses not yet counted among the errors).
+    struct RequestSide {
+        var apiLatency: [APILatencyRow]
+        var integrationHealth: [IntegrationHealthRow]
+        var cocoonActivity: CocoonActivityRow?
+        var errors: [ErrorKey: Int]
+    }
+
+    func requestSide(on connection: PostgresConnection) async throws -> RequestSide {
+        RequestSide(apiLatency: try await apiLatency(on: connection), integrationHealth: try await integrationHealth(on: connection),
+                    cocoonActivity: try await cocoonActivity(on: connection), errors: try await errorCounts(on: connection))
+    }
+
+    func apiLatency(on connection: PostgresConnection) async throws -> [APILatencyRow] {
         // A hash aggregate: with the JSON filters the planner expects thousands of
         // buckets, picks a sort of every request by four keys (or a parallel scan
         // of the whole day), and takes half as long again. The properties are
         // read once per event (`p`), each property's type checked on its value.
         try await connection.exec("SET LOCAL enable_sort = off", logger: logger)
-        aggregates.apiLatency = try await rows("""
+        let buckets = try await rows(on: connection, """
             SELECT hour, service, method, route, count(*),
                    count(*) FILTER (WHERE status BETWEEN 400 AND 499), count(*) FILTER (WHERE status >= 500),
                    coalesce(array_agg(d) FILTER (WHERE d IS NOT NULL), '{}')
@@ -134,8 +235,11 @@ extension PostgresAggregateStore {
             return r
         }.sorted { ($0.hour, $0.service, $0.method, $0.route) < ($1.hour, $1.service, $1.method, $1.route) }
         try await connection.exec("SET LOCAL enable_sort TO DEFAULT", logger: logger)
+        return buckets
+    }
 
-        aggregates.integrationHealth = try await rows("""
+    func integrationHealth(on connection: PostgresConnection) async throws -> [IntegrationHealthRow] {
+        try await rows(on: connection, """
             SELECT provider,
                    count(*) FILTER (WHERE event_type = 'integration_connected'), count(*) FILTER (WHERE event_type = 'integration_disconnected'),
                    count(*) FILTER (WHERE event_type = 'integration_used'), count(*) FILTER (WHERE event_type = 'integration_error'),
@@ -155,8 +259,10 @@ extension PostgresAggregateStore {
             r.summarize()
             return r
         }.sorted { $0.provider < $1.provider }
+    }
 
-        aggregates.cocoonActivity = try await rows("""
+    func cocoonActivity(on connection: PostgresConnection) async throws -> CocoonActivityRow? {
+        try await rows(on: connection, """
             SELECT count(*) FILTER (WHERE event_type = 'cocoon_registered'), count(*) FILTER (WHERE event_type = 'cocoon_connected'),
                    count(*) FILTER (WHERE event_type = 'cocoon_disconnected'), count(*) FILTER (WHERE event_type = 'cocoon_claimed'),
                    count(*) FILTER (WHERE event_type = 'cocoon_setup_token_created'),
@@ -175,13 +281,13 @@ extension PostgresAggregateStore {
             r.setupTokensCreated = created; r.setupTokensUsed = used; r.activeCocoons = active
             return r
         }.first
+    }
 
-        // Errors: failed tasks, integration errors (with a provider, as the integration
-        // aggregate counts them) and application errors from SQL; 5xx responses from
-        // the API rows above, which counted them.
-        struct ErrorKey: Hashable { let hour: Timestamp, service: String, type: String }
+    /// Failed tasks, integration errors (with a provider, as the integration
+    /// aggregate counts them) and application errors, by hour, service and type.
+    func errorCounts(on connection: PostgresConnection) async throws -> [ErrorKey: Int] {
         var errors: [ErrorKey: Int] = [:]
-        for (key, n) in try await rows("""
+        for (key, n) in try await rows(on: connection, """
             SELECT \(hourSQL), service::text,
                    CASE WHEN event_type = 'application_error'
                         THEN coalesce(CASE WHEN jsonb_typeof(data #> '{properties,error_type}') = 'string'
@@ -198,12 +304,6 @@ extension PostgresAggregateStore {
             }) {
             errors[key, default: 0] += n
         }
-        for r in aggregates.apiLatency where r.errors5xx > 0 {
-            errors[ErrorKey(hour: r.hour, service: r.service, type: "http_5xx"), default: 0] += r.errors5xx
-        }
-        aggregates.errors = errors.map { ErrorsRow(hour: $0.key.hour, service: $0.key.service, errorType: $0.key.type, errors: $0.value) }
-            .sorted { ($0.hour, $0.service, $0.errorType) < ($1.hour, $1.service, $1.errorType) }
-
-        return try await write(aggregates, users: .fromEvents, on: connection, logger: logger)
+        return errors
     }
 }

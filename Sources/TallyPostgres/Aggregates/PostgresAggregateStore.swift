@@ -88,36 +88,15 @@ public struct PostgresAggregateStore: AggregateStore {
     /// Returns how many events the day has when the users come from events, else 0.
     @discardableResult
     static func write(_ aggregates: DayAggregates, users: DailyUsers, on connection: PostgresConnection, logger: Logger) async throws -> Int {
-        let day = PostgresDate(aggregates.day)
-        let hourFrom = PostgresTimestamp(aggregates.day), hourTo = PostgresTimestamp(aggregates.day.adding(days: 1))
+        let events = try await writeDailyUsers(day: aggregates.day, users: users, on: connection, logger: logger)
+        try await writeCounters(aggregates, on: connection, logger: logger)
+        return events
+    }
 
-        let api = aggregates.apiLatency
-        var apiHours = ArrayColumn<TimestampElement>(capacity: api.count * 12)
-        var apiServices = ArrayColumn<TextElement>(capacity: api.count * 16)
-        var apiMethods = ArrayColumn<TextElement>(capacity: api.count * 10)
-        var apiRoutes = ArrayColumn<TextElement>(capacity: api.count * 32)
-        var apiCounts = (ArrayColumn<Int8Element>(capacity: api.count * 12), ArrayColumn<Int8Element>(capacity: api.count * 12),
-                         ArrayColumn<Int8Element>(capacity: api.count * 12))
-        var apiLatencies = (ArrayColumn<Float8Element>(capacity: api.count * 12), ArrayColumn<Float8Element>(capacity: api.count * 12),
-                            ArrayColumn<Float8Element>(capacity: api.count * 12), ArrayColumn<Float8Element>(capacity: api.count * 12))
-        var apiSketches = ArrayColumn<ByteaElement>(capacity: api.count * 256)
-        for r in api {
-            apiHours.append(r.hour); apiServices.append(r.service); apiMethods.append(r.method); apiRoutes.append(r.route)
-            apiCounts.0.append(r.requests); apiCounts.1.append(r.errors4xx); apiCounts.2.append(r.errors5xx)
-            apiLatencies.0.append(r.latencyP50); apiLatencies.1.append(r.latencyP95)
-            apiLatencies.2.append(r.latencyP99); apiLatencies.3.append(r.latencyMax)
-            apiSketches.append(r.latencySketch.serialized)
-        }
-
-        let errors = aggregates.errors
-        var errorHours = ArrayColumn<TimestampElement>(capacity: errors.count * 12)
-        var errorServices = ArrayColumn<TextElement>(capacity: errors.count * 16)
-        var errorTypes = ArrayColumn<TextElement>(capacity: errors.count * 24)
-        var errorCounts = ArrayColumn<Int8Element>(capacity: errors.count * 12)
-        for r in errors {
-            errorHours.append(r.hour); errorServices.append(r.service); errorTypes.append(r.errorType); errorCounts.append(r.errors)
-        }
-
+    /// Replaces the day's user sets (`analytics_daily_users`), as ``write(_:users:on:logger:)`` does.
+    static func writeDailyUsers(day: Timestamp, users: DailyUsers, on connection: PostgresConnection, logger: Logger) async throws -> Int {
+        let hourFrom = PostgresTimestamp(day), hourTo = PostgresTimestamp(day.adding(days: 1))
+        let day = PostgresDate(day)
         var events = 0
         try await connection.exec("DELETE FROM analytics_daily_users WHERE day = \(day)", logger: logger)
         switch users {
@@ -148,6 +127,40 @@ public struct PostgresAggregateStore: AggregateStore {
                     FROM pairs WHERE user_id IS NOT NULL HAVING count(*) > 0)
                 SELECT coalesce(sum(n), 0)::int8 FROM pairs
                 """, logger: logger) { try $0.decode(Int.self) }.first ?? 0
+        }
+        return events
+    }
+
+    /// Replaces the day's rows of the six counting aggregates, as ``write(_:users:on:logger:)`` does.
+    static func writeCounters(_ aggregates: DayAggregates, on connection: PostgresConnection, logger: Logger) async throws {
+        let day = PostgresDate(aggregates.day)
+        let hourFrom = PostgresTimestamp(aggregates.day), hourTo = PostgresTimestamp(aggregates.day.adding(days: 1))
+
+        let api = aggregates.apiLatency
+        var apiHours = ArrayColumn<TimestampElement>(capacity: api.count * 12)
+        var apiServices = ArrayColumn<TextElement>(capacity: api.count * 16)
+        var apiMethods = ArrayColumn<TextElement>(capacity: api.count * 10)
+        var apiRoutes = ArrayColumn<TextElement>(capacity: api.count * 32)
+        var apiCounts = (ArrayColumn<Int8Element>(capacity: api.count * 12), ArrayColumn<Int8Element>(capacity: api.count * 12),
+                         ArrayColumn<Int8Element>(capacity: api.count * 12))
+        var apiLatencies = (ArrayColumn<Float8Element>(capacity: api.count * 12), ArrayColumn<Float8Element>(capacity: api.count * 12),
+                            ArrayColumn<Float8Element>(capacity: api.count * 12), ArrayColumn<Float8Element>(capacity: api.count * 12))
+        var apiSketches = ArrayColumn<ByteaElement>(capacity: api.count * 256)
+        for r in api {
+            apiHours.append(r.hour); apiServices.append(r.service); apiMethods.append(r.method); apiRoutes.append(r.route)
+            apiCounts.0.append(r.requests); apiCounts.1.append(r.errors4xx); apiCounts.2.append(r.errors5xx)
+            apiLatencies.0.append(r.latencyP50); apiLatencies.1.append(r.latencyP95)
+            apiLatencies.2.append(r.latencyP99); apiLatencies.3.append(r.latencyMax)
+            apiSketches.append(r.latencySketch.serialized)
+        }
+
+        let errors = aggregates.errors
+        var errorHours = ArrayColumn<TimestampElement>(capacity: errors.count * 12)
+        var errorServices = ArrayColumn<TextElement>(capacity: errors.count * 16)
+        var errorTypes = ArrayColumn<TextElement>(capacity: errors.count * 24)
+        var errorCounts = ArrayColumn<Int8Element>(capacity: errors.count * 12)
+        for r in errors {
+            errorHours.append(r.hour); errorServices.append(r.service); errorTypes.append(r.errorType); errorCounts.append(r.errors)
         }
 
         try await connection.exec("DELETE FROM analytics_task_stats_daily WHERE day = \(day)", logger: logger)
@@ -193,7 +206,6 @@ public struct PostgresAggregateStore: AggregateStore {
         try await connection.exec("""
             INSERT INTO analytics_errors_hourly SELECT * FROM unnest(\(errorHours), \(errorServices), \(errorTypes), \(errorCounts))
             """, logger: logger)
-        return events
     }
 
     /// Refreshes delete and re-insert whole buckets: two at once (the server's

@@ -1,6 +1,7 @@
 import Logging
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 import Tally
 
 /// One PostgreSQL database opened for Tally: a `PostgresClient` and its
@@ -21,6 +22,8 @@ public final class PostgresPool: Service, Sendable {
     public let configuration: Configuration
     let client: PostgresClient
     let logger: Logger
+    /// Whether a caller of ``withConnectionPair(_:)`` holds two connections now.
+    private let pairLeased = Mutex(false)
 
     /// Creates the client; nothing connects until ``run()`` runs and a query is made.
     public init(configuration: Configuration, logger: Logger = Logger(label: "tally.postgres")) {
@@ -103,6 +106,27 @@ public final class PostgresPool: Service, Sendable {
             throw PostgresStoreError(error, database: configuration)
         } catch let error as PostgresDecodingError {
             throw decodingFailure(error)
+        }
+    }
+
+    /// Runs `body` on two leased connections when the pool can spare them, else on
+    /// one (the second `nil`), for work that can run in two halves at once.
+    ///
+    /// Only one caller at a time holds a pair: callers that each hold one
+    /// connection while waiting for a second could otherwise take the whole pool
+    /// and wait for each other forever. A caller that finds the pair taken does not
+    /// wait for it; it runs on one connection.
+    func withConnectionPair<Result: Sendable>(
+        _ body: (PostgresConnection, PostgresConnection?) async throws -> Result
+    ) async throws -> Result {
+        let paired = configuration.maximumConnections >= 2 && pairLeased.withLock { leased in
+            defer { leased = true }
+            return !leased
+        }
+        guard paired else { return try await withConnection { try await body($0, nil) } }
+        defer { pairLeased.withLock { $0 = false } }
+        return try await withConnection { first in
+            try await withConnection { second in try await body(first, second) }
         }
     }
 
