@@ -22,7 +22,7 @@ extension PostgresAggregateStore {
     /// transaction to the reading one), taken after the refresh lock is held, so a
     /// refresh that waited for another one still sees its rows.
     public func refreshDay(_ day: Timestamp) async throws -> Int {
-        let reads = DayReads(day: day.startOfDay, logger: database.logger)
+        let reads = DayReads(day: day.startOfDay, database: database.displayName, logger: database.logger)
         // Both connections are leased before the refresh lock is taken, so a
         // refresh waiting for the lock never holds one the holder still needs.
         return try await database.withConnectionPair { writer, reader in
@@ -66,7 +66,7 @@ extension PostgresAggregateStore {
         if let reader {
             try await reader.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
             do {
-                try await reader.exec(try await exportedSnapshot(of: writer, logger: logger), logger: logger)
+                try await reader.exec(try await exportedSnapshot(of: writer, database: reads.database, logger: logger), logger: logger)
                 try await reader.exec("SET LOCAL work_mem = '64MB'", logger: logger)
             } catch {
                 try? await reader.exec("ROLLBACK", logger: logger)
@@ -114,11 +114,11 @@ extension PostgresAggregateStore {
 
     /// `SET TRANSACTION SNAPSHOT` with the snapshot of `connection`'s transaction,
     /// which must stay open until the importing transaction has run it.
-    private static func exportedSnapshot(of connection: PostgresConnection, logger: Logger) async throws -> PostgresQuery {
+    private static func exportedSnapshot(of connection: PostgresConnection, database: String, logger: Logger) async throws -> PostgresQuery {
         let id = try await connection.rows("SELECT pg_export_snapshot()", logger: logger) { try $0.decode(String.self) }.first ?? ""
         // An identifier like 00000003-0000001B-1; SET takes no bind parameters.
         guard !id.isEmpty, id.allSatisfy({ $0 == "-" || $0.isHexDigit }) else {
-            throw PostgresStoreError(code: .failed, database: "",
+            throw PostgresStoreError(code: .failed, database: database,
                                      message: "the server exported a snapshot id Tally does not recognise (\(id)); run the refresh again")
         }
         return PostgresQuery(unsafeSQL: "SET TRANSACTION SNAPSHOT '\(id)'")
@@ -129,6 +129,8 @@ extension PostgresAggregateStore {
 /// connection it is given: the days `[day, day + 1)` are its two bind parameters.
 private struct DayReads: Sendable {
     let day: Timestamp
+    /// The database's display name, for errors.
+    let database: String
     let logger: Logger
 
     private var range: String { "timestamp >= $1 AND timestamp < $2" }

@@ -318,7 +318,8 @@ public struct PostgresAggregateStore: AggregateStore {
             return r
         }.sorted { a, b in
             a.hour != b.hour ? a.hour < b.hour
-                : ByteOrder.precedes((a.service, a.method, a.route), (b.service, b.method, b.route))
+                : ByteOrder.precedes(a.service, b.service) ?? ByteOrder.precedes(a.method, b.method)
+                    ?? ByteOrder.precedes(a.route, b.route) ?? false
         }
     }
 
@@ -395,7 +396,8 @@ public struct PostgresAggregateStore: AggregateStore {
             let (hour, service, errorType, errors) = try row.decode((PostgresTimestamp, String, String, Int).self)
             return ErrorsRow(hour: hour.timestamp, service: service, errorType: errorType, errors: errors)
         }.sorted { a, b in
-            a.hour != b.hour ? a.hour < b.hour : ByteOrder.precedes((a.service, a.errorType, ""), (b.service, b.errorType, ""))
+            a.hour != b.hour ? a.hour < b.hour
+                : ByteOrder.precedes(a.service, b.service) ?? ByteOrder.precedes(a.errorType, b.errorType) ?? false
         }
     }
 

@@ -120,8 +120,9 @@ public final class PostgresPool: Service, Sendable {
         _ body: (PostgresConnection, PostgresConnection?) async throws -> Result
     ) async throws -> Result {
         let paired = configuration.maximumConnections >= 2 && pairLeased.withLock { leased in
-            defer { leased = true }
-            return !leased
+            guard !leased else { return false }
+            leased = true
+            return true
         }
         guard paired else { return try await withConnection { try await body($0, nil) } }
         defer { pairLeased.withLock { $0 = false } }
