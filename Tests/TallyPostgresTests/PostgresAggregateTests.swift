@@ -1,4 +1,5 @@
 import PostgresNIO
+import Synchronization
 import Tally
 import TallyPostgres
 import TallyPostgresTesting
@@ -281,6 +282,55 @@ struct PostgresAggregateTests {
         }
     }
 
+    /// What the lifecycle job does when it creates a day's partition: an `ACCESS
+    /// EXCLUSIVE` lock on the default partition, where a past day's events wait.
+    /// Locked again and again while a refresh reads that day on two connections:
+    /// a lock request queued between the two connections' own requests used to
+    /// leave all three waiting for each other, out of the server's sight.
+    @Test("a refresh on two connections and the lifecycle job locking the default partition never wait for each other")
+    func refreshBesideExclusiveLocks() async throws {
+        try await TestPostgres.withMigratedDatabase { database async throws in
+            var configuration = DemoTraffic.Configuration(end: Self.end)
+            configuration.users = 30
+            configuration.days = 1
+            let events = DemoTraffic(configuration: configuration).events(forDay: 0)
+            #expect(try await PostgresEventStore(database: database).write(events) == events.count)
+            let day = Self.end.startOfDay
+            let ofTheDay = events.filter { $0.timestamp.startOfDay == day }.count
+            let store = PostgresAggregateStore(database: database)
+            for round in 1...20 {
+                let refreshed = Flag()
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        defer { refreshed.value.store(true, ordering: .relaxed) }
+                        let refreshedEvents = try await store.refreshDay(day)
+                        #expect(refreshedEvents == ofTheDay)
+                    }
+                    group.addTask {
+                        while !refreshed.value.load(ordering: .relaxed) {
+                            do {
+                                // The timeout breaks the wait if it is a deadlock, so
+                                // the test fails instead of hanging.
+                                try await database.execute("""
+                                    DO $$ BEGIN
+                                        PERFORM set_config('lock_timeout', '15s', true);
+                                        LOCK TABLE analytics_events_default IN ACCESS EXCLUSIVE MODE;
+                                    END $$
+                                    """)
+                            } catch let error as PostgresStoreError where error.sqlState == "55P03" {
+                                Issue.record("round \(round): a lock on the default partition waited 15 s for a refresh of a few hundred events")
+                                return
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            let rows = try await store.apiLatency(from: day, to: day.adding(days: 1), service: nil)
+            #expect(rows.reduce(0) { $0 + $1.requests } == events.filter { $0.name == "api_request" && $0.timestamp.startOfDay == day }.count)
+        }
+    }
+
     @Test("a late event for a bucket 10 days old marks its day dirty, and the next refresh counts it")
     func lateEventMarksItsDayDirty() async throws {
         try await TestPostgres.withMigratedDatabase { database async throws in
@@ -344,4 +394,8 @@ struct PostgresAggregateTests {
             #expect(try await aggregates.dirtyDays().isEmpty)
         }
     }
+}
+
+private final class Flag: Sendable {
+    let value = Atomic<Bool>(false)
 }

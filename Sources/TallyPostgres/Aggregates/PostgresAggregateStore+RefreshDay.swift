@@ -21,6 +21,14 @@ extension PostgresAggregateStore {
     /// All the reads see one snapshot (`REPEATABLE READ`, exported by the writing
     /// transaction to the reading one), taken after the refresh lock is held, so a
     /// refresh that waited for another one still sees its rows.
+    ///
+    /// The reading transaction locks the events (every partition, `ACCESS SHARE`)
+    /// before the writing one reads anything, and ends as soon as its reads do.
+    /// Otherwise the server could not see this deadlock: the writer holds its
+    /// share of a partition and waits, in Swift, for the reader; an `ACCESS
+    /// EXCLUSIVE` request for that partition (the lifecycle job moving a day out of
+    /// the default partition) queues behind the writer; the reader's own request
+    /// then queues behind it. `tally serve` hung so at start, with late events.
     public func refreshDay(_ day: Timestamp) async throws -> Int {
         let reads = DayReads(day: day.startOfDay, database: database.displayName, logger: database.logger)
         // Both connections are leased before the refresh lock is taken, so a
@@ -68,11 +76,12 @@ extension PostgresAggregateStore {
             do {
                 try await reader.exec(try await exportedSnapshot(of: writer, database: reads.database, logger: logger), logger: logger)
                 try await reader.exec("SET LOCAL work_mem = '64MB'", logger: logger)
+                try await reader.exec("LOCK TABLE analytics_events IN ACCESS SHARE MODE", logger: logger)
             } catch {
                 try? await reader.exec("ROLLBACK", logger: logger)
                 throw error
             }
-            async let otherHalf = reads.requestSide(on: reader)
+            async let otherHalf = reads.requestSideEndingTransaction(on: reader)
             var writerHalf: Result<(Int, [DayReads.ServiceCounts]), any Error>
             do {
                 writerHalf = .success((
@@ -83,9 +92,7 @@ extension PostgresAggregateStore {
             }
             // Both halves are awaited before either error is thrown, so the reader
             // goes back to the pool idle, its read-only transaction ended.
-            var readerHalf: Result<DayReads.RequestSide, any Error>
-            do { readerHalf = .success(try await otherHalf) } catch { readerHalf = .failure(error) }
-            try? await reader.exec("ROLLBACK", logger: logger)
+            let readerHalf = await otherHalf
             (events, serviceCounts) = try writerHalf.get()
             requestSide = try readerHalf.get()
         } else {
@@ -204,6 +211,15 @@ private struct DayReads: Sendable {
     func requestSide(on connection: PostgresConnection) async throws -> RequestSide {
         RequestSide(apiLatency: try await apiLatency(on: connection), integrationHealth: try await integrationHealth(on: connection),
                     cocoonActivity: try await cocoonActivity(on: connection), errors: try await errorCounts(on: connection))
+    }
+
+    /// ``requestSide(on:)`` in the connection's open transaction, which it then
+    /// ends (rolls back: it only read), whether the reads succeeded or not.
+    func requestSideEndingTransaction(on connection: PostgresConnection) async -> Result<RequestSide, any Error> {
+        let result: Result<RequestSide, any Error>
+        do { result = .success(try await requestSide(on: connection)) } catch { result = .failure(error) }
+        try? await connection.exec("ROLLBACK", logger: logger)
+        return result
     }
 
     func apiLatency(on connection: PostgresConnection) async throws -> [APILatencyRow] {
