@@ -179,21 +179,25 @@ extension StoreBehaviourTests {
     @Sendable
     static func concurrentWriters(_ store: any EventStore) async throws {
         let events = Self.tenThousandEvents()
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        // What each write reported as newly stored: the ingest answers "stored"
+        // and "duplicates" from it, so across writers it must add up exactly.
+        let reported = try await withThrowingTaskGroup(of: Int.self) { group in
             // Eight writers, each sending overlapping halves in batches of 100.
             for writer in 0..<8 {
                 let slice = writer % 2 == 0 ? events[0..<6_000] : events[4_000..<10_000]
                 group.addTask {
+                    var stored = 0
                     var batch: [EnrichedEvent] = []
                     for event in slice {
                         batch.append(event)
-                        if batch.count == 100 { try await store.write(batch); batch.removeAll() }
+                        if batch.count == 100 { stored += try await store.write(batch); batch.removeAll() }
                     }
-                    try await store.write(batch)
+                    return stored + (try await store.write(batch))
                 }
             }
-            try await group.waitForAll()
+            return try await group.reduce(0, +)
         }
+        #expect(reported == 10_000)
         #expect(try await store.count() == 10_000)
     }
 }

@@ -6,7 +6,10 @@ import Tally
 /// requests queue their events and wait; one loop writes everything queued
 /// (up to `maxEventsPerWrite`) in one `write`, then answers each request. With
 /// a store that syncs every commit to disk, that is one sync per group rather
-/// than one per request.
+/// than one per request. A store that can take two writes at once (PostgreSQL,
+/// ``PreparedWriteSink/concurrentWriteLimit``) gets the next group while the
+/// last one commits, so the requests that queued meanwhile do not wait for its
+/// sync to reach disk.
 ///
 /// Run it as a Service before the HTTP server (so it stops after it): on
 /// graceful shutdown it writes what is queued, then returns.
@@ -20,6 +23,14 @@ final class GroupCommitter: Service, EventSink {
     private struct State {
         var queue: [Waiting] = []
         var stopped = false
+        /// Groups being written now.
+        var writing = 0
+    }
+
+    private enum Step {
+        case write([Waiting])
+        case wait
+        case finished
     }
 
     /// Encodes a request's events on the request's own task.
@@ -27,6 +38,8 @@ final class GroupCommitter: Service, EventSink {
     /// Writes a group in one transaction; how many were new, per request.
     private let commit: @Sendable ([any Sendable]) async throws -> [Int]
     let maxEventsPerWrite: Int
+    /// Groups written at once, at most.
+    let concurrentWrites: Int
     private let state = Mutex(State())
     private let doorbell = WakeUpSignal()
 
@@ -36,6 +49,7 @@ final class GroupCommitter: Service, EventSink {
         prepare = { store.prepare($0) }
         commit = { batches in try await store.write(prepared: batches.map { $0 as! Store.PreparedBatch }) }
         self.maxEventsPerWrite = maxEventsPerWrite
+        concurrentWrites = max(1, store.concurrentWriteLimit)
     }
 
     /// Any other store: the group is written as one batch.
@@ -43,6 +57,7 @@ final class GroupCommitter: Service, EventSink {
         prepare = { $0 }
         commit = { batches in try await Self.writeTogether(batches.map { $0 as! [EnrichedEvent] }, to: store) }
         self.maxEventsPerWrite = maxEventsPerWrite
+        concurrentWrites = 1
     }
 
     /// Queues `events` for the next group and returns once it is committed
@@ -62,14 +77,27 @@ final class GroupCommitter: Service, EventSink {
 
     func run() async throws {
         await withGracefulShutdownHandler {
-            while true {
-                let group = nextGroup()
-                if group.isEmpty {
-                    if state.withLock({ $0.stopped && $0.queue.isEmpty }) { return }
-                    await doorbell.wait()
-                    continue
+            await withDiscardingTaskGroup { writes in
+                while true {
+                    switch nextStep() {
+                    case .write(let group):
+                        writes.addTask {
+                            await self.commit(group)
+                            self.finishedWrite()
+                        }
+                    case .wait where Task.isCancelled:
+                        // Cancelled without a graceful shutdown (the doorbell no
+                        // longer waits): write what is queued, as its requests are
+                        // waiting, one group after another; take nothing new.
+                        stop()
+                        await drain()
+                        return
+                    case .wait:
+                        await doorbell.wait()
+                    case .finished:
+                        return
+                    }
                 }
-                await commit(group)
             }
         } onGracefulShutdown: {
             self.stop()
@@ -81,19 +109,43 @@ final class GroupCommitter: Service, EventSink {
         doorbell.ring()
     }
 
-    /// Takes queued requests, whole, up to the size limit (at least one).
-    private func nextGroup() -> [Waiting] {
+    /// The next group to write, if a write may start; finished once stopped with
+    /// nothing queued or being written.
+    private func nextStep() -> Step {
         state.withLock { state in
-            var count = 0
-            var taken = 0
-            for waiting in state.queue {
-                if taken > 0 && count + waiting.count > maxEventsPerWrite { break }
-                count += waiting.count
-                taken += 1
+            if state.queue.isEmpty {
+                return state.stopped && state.writing == 0 ? .finished : .wait
             }
-            defer { state.queue.removeFirst(taken) }
-            return Array(state.queue.prefix(taken))
+            guard state.writing < concurrentWrites else { return .wait }
+            state.writing += 1
+            return .write(Self.takeGroup(from: &state.queue, maxEvents: maxEventsPerWrite))
         }
+    }
+
+    private func drain() async {
+        while true {
+            let group = state.withLock { Self.takeGroup(from: &$0.queue, maxEvents: maxEventsPerWrite) }
+            if group.isEmpty { return }
+            await commit(group)
+        }
+    }
+
+    private func finishedWrite() {
+        state.withLock { $0.writing -= 1 }
+        doorbell.ring()
+    }
+
+    /// Takes queued requests, whole, up to the size limit (at least one).
+    private static func takeGroup(from queue: inout [Waiting], maxEvents: Int) -> [Waiting] {
+        var count = 0
+        var taken = 0
+        for waiting in queue {
+            if taken > 0 && count + waiting.count > maxEvents { break }
+            count += waiting.count
+            taken += 1
+        }
+        defer { queue.removeFirst(taken) }
+        return Array(queue.prefix(taken))
     }
 
     private func commit(_ group: [Waiting]) async {
