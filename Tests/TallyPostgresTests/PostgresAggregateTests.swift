@@ -287,7 +287,8 @@ struct PostgresAggregateTests {
     /// Locked again and again while a refresh reads that day on two connections:
     /// a lock request queued between the two connections' own requests used to
     /// leave all three waiting for each other, out of the server's sight.
-    @Test("a refresh on two connections and the lifecycle job locking the default partition never wait for each other")
+    @Test("a refresh on two connections and the lifecycle job locking the default partition never wait for each other",
+          .timeLimit(.minutes(10)))
     func refreshBesideExclusiveLocks() async throws {
         try await TestPostgres.withMigratedDatabase { database async throws in
             var configuration = DemoTraffic.Configuration(end: Self.end)
@@ -297,6 +298,9 @@ struct PostgresAggregateTests {
             #expect(try await PostgresEventStore(database: database).write(events) == events.count)
             let day = Self.end.startOfDay
             let ofTheDay = events.filter { $0.timestamp.startOfDay == day }.count
+            // No partition for a day in the past: its events wait in the default one.
+            let waiting = try await database.query("SELECT count(*)::int8 FROM analytics_events_default") { try $0.decode(Int.self) }
+            #expect(waiting == [events.count])
             let store = PostgresAggregateStore(database: database)
             for round in 1...20 {
                 let refreshed = Flag()
@@ -326,6 +330,13 @@ struct PostgresAggregateTests {
                     try await group.waitForAll()
                 }
             }
+
+            // The lifecycle job itself moving the day into a partition of its own
+            // beside a refresh: the refresh reads the whole day, before or after.
+            async let moved = PartitionLifecycle(database: database, mode: .partitioned).runOnce(now: Self.end)
+            let refreshedEvents = try await store.refreshDay(day)
+            #expect(try await moved.movedFromDefault == events.count)
+            #expect(refreshedEvents == ofTheDay)
             let rows = try await store.apiLatency(from: day, to: day.adding(days: 1), service: nil)
             #expect(rows.reduce(0) { $0 + $1.requests } == events.filter { $0.name == "api_request" && $0.timestamp.startOfDay == day }.count)
         }

@@ -22,13 +22,18 @@ extension PostgresAggregateStore {
     /// transaction to the reading one), taken after the refresh lock is held, so a
     /// refresh that waited for another one still sees its rows.
     ///
-    /// The reading transaction locks the events (every partition, `ACCESS SHARE`)
-    /// before the writing one reads anything, and ends as soon as its reads do.
-    /// Otherwise the server could not see this deadlock: the writer holds its
-    /// share of a partition and waits, in Swift, for the reader; an `ACCESS
-    /// EXCLUSIVE` request for that partition (the lifecycle job moving a day out of
-    /// the default partition) queues behind the writer; the reader's own request
-    /// then queues behind it. `tally serve` hung so at start, with late events.
+    /// The writing transaction locks the events (every partition, `ACCESS SHARE`)
+    /// before its snapshot is taken: otherwise the lifecycle job could move the
+    /// day out of the default partition into a new one between the snapshot and a
+    /// read, which would then be planned against the new partition, whose rows
+    /// that snapshot does not see, and find the day empty.
+    ///
+    /// The reading transaction takes the same lock without waiting, or the day is
+    /// read on the writer alone; and it ends as soon as its reads do. A reader
+    /// that queued for it could deadlock out of the server's sight: the writer
+    /// holds its lock and waits, in Swift, for the reader; an `ACCESS EXCLUSIVE`
+    /// request (the lifecycle job) queues behind the writer; the reader's request
+    /// queues behind that. `tally serve` hung so at start, with late events.
     public func refreshDay(_ day: Timestamp) async throws -> Int {
         let reads = DayReads(day: day.startOfDay, database: database.displayName, logger: database.logger)
         // Both connections are leased before the refresh lock is taken, so a
@@ -51,6 +56,8 @@ extension PostgresAggregateStore {
             do {
                 // The hash aggregates and the sorted user sets fit in memory (a few MB per 100k events).
                 try await writer.exec("SET LOCAL work_mem = '64MB'", logger: logger)
+                // Before the first statement that takes the snapshot (see above).
+                try await writer.exec(Self.lockEvents, logger: logger)
                 let events = try await computeAndWrite(reads, writer: writer, reader: reader)
                 try await writer.exec("COMMIT", logger: logger)
                 try await writer.exec("SELECT pg_advisory_unlock(\(Self.refreshLockKey))", logger: logger)
@@ -71,16 +78,7 @@ extension PostgresAggregateStore {
         let events: Int
         let serviceCounts: [DayReads.ServiceCounts]
         let requestSide: DayReads.RequestSide
-        if let reader {
-            try await reader.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-            do {
-                try await reader.exec(try await exportedSnapshot(of: writer, database: reads.database, logger: logger), logger: logger)
-                try await reader.exec("SET LOCAL work_mem = '64MB'", logger: logger)
-                try await reader.exec("LOCK TABLE analytics_events IN ACCESS SHARE MODE", logger: logger)
-            } catch {
-                try? await reader.exec("ROLLBACK", logger: logger)
-                throw error
-            }
+        if let reader, try await beginReading(reads, on: reader, snapshotOf: writer) {
             async let otherHalf = reads.requestSideEndingTransaction(on: reader)
             var writerHalf: Result<(Int, [DayReads.ServiceCounts]), any Error>
             do {
@@ -117,6 +115,32 @@ extension PostgresAggregateStore {
 
         try await writeCounters(aggregates, on: writer, logger: logger)
         return events
+    }
+
+    static let lockEvents: PostgresQuery = "LOCK TABLE analytics_events IN ACCESS SHARE MODE"
+
+    /// Opens the reading transaction on `writer`'s snapshot, holding the events'
+    /// lock. `false` (the transaction ended) when the lock was not free at once:
+    /// someone queued for an exclusive lock behind the writer's, and waiting
+    /// behind them could deadlock (see ``refreshDay(_:)``).
+    private static func beginReading(_ reads: DayReads, on reader: PostgresConnection, snapshotOf writer: PostgresConnection) async throws -> Bool {
+        let logger = reads.logger
+        try await reader.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
+        do {
+            try await reader.exec(try await exportedSnapshot(of: writer, database: reads.database, logger: logger), logger: logger)
+            try await reader.exec("SET LOCAL work_mem = '64MB'", logger: logger)
+            // Indexes are locked as the reads use them; should an operator's REINDEX
+            // queue there, the reader fails after this rather than wait for ever.
+            try await reader.exec("SET LOCAL lock_timeout = '30s'", logger: logger)
+            try await reader.exec("LOCK TABLE analytics_events IN ACCESS SHARE MODE NOWAIT", logger: logger)
+            return true
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" {
+            try? await reader.exec("ROLLBACK", logger: logger)
+            return false
+        } catch {
+            try? await reader.exec("ROLLBACK", logger: logger)
+            throw error
+        }
     }
 
     /// `SET TRANSACTION SNAPSHOT` with the snapshot of `connection`'s transaction,

@@ -95,9 +95,10 @@ public struct PostgresEventStore: EventStore, PreparedWriteSink {
     }
 
     /// Two: while one group's commit waits for the WAL flush, the next group's
-    /// rows are already on their way (on a pool with room for both and more).
-    /// Two groups that share an event meet at its unique key: the later waits
-    /// for the earlier to commit, then stores the rest with `ON CONFLICT`.
+    /// rows are sent and inserted (on a pool with room for both and more); its
+    /// marks then wait for that commit, as both update today's. Two groups that
+    /// share an event also meet at its unique key: the later waits for the
+    /// earlier to commit, then stores the rest with `ON CONFLICT`.
     public var concurrentWriteLimit: Int { database.configuration.maximumConnections >= 4 ? 2 : 1 }
 
     /// Writes the batches in one transaction (a single `.unnest` batch: one statement).

@@ -8,8 +8,9 @@ import Tally
 /// a store that syncs every commit to disk, that is one sync per group rather
 /// than one per request. A store that can take two writes at once (PostgreSQL,
 /// ``PreparedWriteSink/concurrentWriteLimit``) gets the next group while the
-/// last one commits, so the requests that queued meanwhile do not wait for its
-/// sync to reach disk.
+/// last one commits: its rows travel and are inserted during that sync, and
+/// only its last step (marking today dirty, a row both groups update) waits for
+/// the earlier commit.
 ///
 /// Run it as a Service before the HTTP server (so it stops after it): on
 /// graceful shutdown it writes what is queued, then returns.
@@ -87,8 +88,10 @@ final class GroupCommitter: Service, EventSink {
                         }
                     case .wait where Task.isCancelled:
                         // Cancelled without a graceful shutdown (the doorbell no
-                        // longer waits): write what is queued, as its requests are
-                        // waiting, one group after another; take nothing new.
+                        // longer waits): answer what is queued, one group after
+                        // another, and take nothing new. A store may refuse work
+                        // from a cancelled task (PostgreSQL's pool does); those
+                        // requests then go to the durable queue (`IngestWriter`).
                         stop()
                         await drain()
                         return
