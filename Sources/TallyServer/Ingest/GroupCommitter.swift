@@ -61,6 +61,9 @@ final class GroupCommitter: Service, EventSink {
         concurrentWrites = 1
     }
 
+    /// Requests waiting for a group to take them.
+    var queuedRequests: Int { state.withLock { $0.queue.count } }
+
     /// Queues `events` for the next group and returns once it is committed
     /// (how many were new), or throws the store's error.
     func write(_ events: [EnrichedEvent]) async throws -> Int {

@@ -1,0 +1,90 @@
+import Synchronization
+import Tally
+@testable import TallyServer
+import TallyTesting
+import Testing
+
+/// The ingest's group commit on its own, over a sink whose commits take a while
+/// and which records how many overlap (the real stores cannot show that).
+@Suite("Group commit")
+struct GroupCommitterTests {
+    @Test("writes at most the store's limit of groups at once, and answers each request with its own count", arguments: [1, 2])
+    func concurrentGroups(limit: Int) async throws {
+        let sink = SlowSink(concurrentWriteLimit: limit)
+        // One request a group, so that there is always a next group to overlap.
+        let committer = GroupCommitter(preparing: sink, maxEventsPerWrite: 5)
+        let requests = Self.queue(20, on: committer)
+        // Everything queued before the loop starts: a next group is always waiting.
+        #expect(try await eventually(timeout: .seconds(30)) { committer.queuedRequests == 20 })
+        let services = RunningServices([committer])
+        var answers: [Int] = []
+        for request in requests { answers.append(try await request.value) }
+        try await services.shutDown()
+        #expect(answers == Array(repeating: 5, count: 20))
+        #expect(sink.statistics.written == 100)
+        #expect(sink.statistics.mostAtOnce == limit)
+    }
+
+    @Test("a graceful shutdown writes every queued request before run() returns", arguments: [1, 2])
+    func shutdownDrains(limit: Int) async throws {
+        let sink = SlowSink(concurrentWriteLimit: limit)
+        let committer = GroupCommitter(preparing: sink, maxEventsPerWrite: 5)
+        let requests = Self.queue(12, on: committer)
+        #expect(try await eventually(timeout: .seconds(30)) { committer.queuedRequests == 12 })
+        // Shut down as soon as it starts: the twelve are still queued or being written.
+        try await RunningServices([committer]).shutDown()
+        #expect(sink.statistics.written == 60)
+        for request in requests {
+            #expect(try await request.value == 5)
+        }
+    }
+
+    /// `count` requests of 5 events each, written from tasks of their own.
+    static func queue(_ count: Int, on committer: GroupCommitter) -> [Task<Int, any Error>] {
+        (0..<count).map { request in
+            Task { try await committer.write(events(5, request: request)) }
+        }
+    }
+
+    static func events(_ count: Int, request: Int) -> [EnrichedEvent] {
+        let start = Timestamp(iso8601: "2026-11-20T12:00:00Z")!.adding(microseconds: Int64(request) * 1_000)
+        return (0..<count).map { i in
+            CatalogueExamples.event(.taskCreated(taskID: "t_\(request)_\(i)", command: "build"),
+                                    at: start.adding(microseconds: Int64(i)), receivedAt: start, service: "api")
+        }
+    }
+}
+
+/// Takes 50 ms a commit; counts the events written and the most commits at once.
+private final class SlowSink: PreparedWriteSink, Sendable {
+    struct Statistics { var started = 0, running = 0, mostAtOnce = 0, written = 0 }
+
+    let concurrentWriteLimit: Int
+    private let state = Mutex(Statistics())
+
+    init(concurrentWriteLimit: Int) {
+        self.concurrentWriteLimit = concurrentWriteLimit
+    }
+
+    var statistics: Statistics { state.withLock { $0 } }
+
+    func prepare(_ events: [EnrichedEvent]) -> [EnrichedEvent] { events }
+
+    func write(prepared batches: [[EnrichedEvent]]) async throws -> [Int] {
+        state.withLock { s in
+            s.started += 1
+            s.running += 1
+            s.mostAtOnce = max(s.mostAtOnce, s.running)
+        }
+        try? await Task.sleep(for: .milliseconds(50))
+        state.withLock { s in
+            s.running -= 1
+            s.written += batches.reduce(0) { $0 + $1.count }
+        }
+        return batches.map(\.count)
+    }
+
+    func write(_ events: [EnrichedEvent]) async throws -> Int {
+        try await write(prepared: [events])[0]
+    }
+}
