@@ -15,7 +15,7 @@ struct GroupCommitterTests {
         let committer = GroupCommitter(preparing: sink, maxEventsPerWrite: 5)
         let requests = Self.queue(20, on: committer)
         // Everything queued before the loop starts: a next group is always waiting.
-        #expect(try await eventually(timeout: .seconds(30)) { committer.queuedRequests == 20 })
+        #expect(await eventually(timeout: .seconds(30)) { committer.queuedRequests == 20 })
         let services = RunningServices([committer])
         var answers: [Int] = []
         for request in requests { answers.append(try await request.value) }
@@ -30,7 +30,7 @@ struct GroupCommitterTests {
         let sink = SlowSink(concurrentWriteLimit: limit)
         let committer = GroupCommitter(preparing: sink, maxEventsPerWrite: 5)
         let requests = Self.queue(12, on: committer)
-        #expect(try await eventually(timeout: .seconds(30)) { committer.queuedRequests == 12 })
+        #expect(await eventually(timeout: .seconds(30)) { committer.queuedRequests == 12 })
         // Shut down as soon as it starts: the twelve are still queued or being written.
         try await RunningServices([committer]).shutDown()
         #expect(sink.statistics.written == 60)
