@@ -10,12 +10,7 @@ import Testing
 struct GroupCommitterTests {
     @Test("writes at most the store's limit of groups at once, and answers each request with its own count", arguments: [1, 2])
     func concurrentGroups(limit: Int) async throws {
-        let sink = SlowSink(concurrentWriteLimit: limit)
-        // One request a group, so that there is always a next group to overlap.
-        let committer = GroupCommitter(preparing: sink, maxEventsPerWrite: 5)
-        let requests = Self.queue(20, on: committer)
-        // Everything queued before the loop starts: a next group is always waiting.
-        #expect(await eventually(timeout: .seconds(30)) { committer.queuedRequests == 20 })
+        let (sink, committer, requests) = await Self.queued(20, limit: limit)
         let services = RunningServices([committer])
         var answers: [Int] = []
         for request in requests { answers.append(try await request.value) }
@@ -27,10 +22,7 @@ struct GroupCommitterTests {
 
     @Test("a graceful shutdown writes every queued request before run() returns", arguments: [1, 2])
     func shutdownDrains(limit: Int) async throws {
-        let sink = SlowSink(concurrentWriteLimit: limit)
-        let committer = GroupCommitter(preparing: sink, maxEventsPerWrite: 5)
-        let requests = Self.queue(12, on: committer)
-        #expect(await eventually(timeout: .seconds(30)) { committer.queuedRequests == 12 })
+        let (sink, committer, requests) = await Self.queued(12, limit: limit)
         // Shut down as soon as it starts: the twelve are still queued or being written.
         try await RunningServices([committer]).shutDown()
         #expect(sink.statistics.written == 60)
@@ -39,11 +31,17 @@ struct GroupCommitterTests {
         }
     }
 
-    /// `count` requests of 5 events each, written from tasks of their own.
-    static func queue(_ count: Int, on committer: GroupCommitter) -> [Task<Int, any Error>] {
-        (0..<count).map { request in
+    /// A committer over a ``SlowSink`` with `count` requests of 5 events each
+    /// queued (each from a task of its own), before its loop runs: a next group is
+    /// always waiting. One request a group, so that there is one to overlap.
+    static func queued(_ count: Int, limit: Int) async -> (SlowSink, GroupCommitter, [Task<Int, any Error>]) {
+        let sink = SlowSink(concurrentWriteLimit: limit)
+        let committer = GroupCommitter(preparing: sink, maxEventsPerWrite: 5)
+        let requests = (0..<count).map { request in
             Task { try await committer.write(events(5, request: request)) }
         }
+        #expect(await eventually(timeout: .seconds(30)) { committer.queuedRequests == count })
+        return (sink, committer, requests)
     }
 
     static func events(_ count: Int, request: Int) -> [EnrichedEvent] {
@@ -56,7 +54,7 @@ struct GroupCommitterTests {
 }
 
 /// Takes 50 ms a commit; counts the events written and the most commits at once.
-private final class SlowSink: PreparedWriteSink, Sendable {
+final class SlowSink: PreparedWriteSink, Sendable {
     struct Statistics { var started = 0, running = 0, mostAtOnce = 0, written = 0 }
 
     let concurrentWriteLimit: Int

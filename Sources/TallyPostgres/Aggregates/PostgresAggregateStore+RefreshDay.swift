@@ -57,7 +57,7 @@ extension PostgresAggregateStore {
                 // The hash aggregates and the sorted user sets fit in memory (a few MB per 100k events).
                 try await writer.exec("SET LOCAL work_mem = '64MB'", logger: logger)
                 // Before the first statement that takes the snapshot (see above).
-                try await writer.exec(Self.lockEvents, logger: logger)
+                try await writer.exec(PostgresQuery(unsafeSQL: Self.lockEventsSQL), logger: logger)
                 let events = try await computeAndWrite(reads, writer: writer, reader: reader)
                 try await writer.exec("COMMIT", logger: logger)
                 try await writer.exec("SELECT pg_advisory_unlock(\(Self.refreshLockKey))", logger: logger)
@@ -117,7 +117,8 @@ extension PostgresAggregateStore {
         return events
     }
 
-    static let lockEvents: PostgresQuery = "LOCK TABLE analytics_events IN ACCESS SHARE MODE"
+    /// Every partition of the events, against a move or a drop while the day is read.
+    private static let lockEventsSQL = "LOCK TABLE analytics_events IN ACCESS SHARE MODE"
 
     /// Opens the reading transaction on `writer`'s snapshot, holding the events'
     /// lock. `false` (the transaction ended) when the lock was not free at once:
@@ -132,7 +133,7 @@ extension PostgresAggregateStore {
             // Indexes are locked as the reads use them; should an operator's REINDEX
             // queue there, the reader fails after this rather than wait for ever.
             try await reader.exec("SET LOCAL lock_timeout = '30s'", logger: logger)
-            try await reader.exec("LOCK TABLE analytics_events IN ACCESS SHARE MODE NOWAIT", logger: logger)
+            try await reader.exec(PostgresQuery(unsafeSQL: lockEventsSQL + " NOWAIT"), logger: logger)
             return true
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" {
             try? await reader.exec("ROLLBACK", logger: logger)
