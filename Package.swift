@@ -41,6 +41,8 @@ let package = Package(
             dependencies: [
                 "Tally",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, for the one read that steps a million rows (SQLiteRawRows).
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -271,6 +271,51 @@ struct AggregateTests {
         #expect(bySQL.errors == byFacts.errors)
     }
 
+    @Test("the facts read back from stored rows are those of the events written, text past 15 bytes and beyond ASCII included")
+    func factsReadBack() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let database = try SQLiteDatabase(path: directory.file("tally.sqlite"))
+        try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre, .post])
+        let day = Timestamp(iso8601: "2026-11-20T00:00:00Z")!
+        var events = CatalogueExamples.enrichedAll(startingAt: day.adding(microseconds: 3_600_000_000))
+        // Each twice, so that repeated texts are also read back a second time.
+        let unusual: [(AnalyticsEvent, service: String, user: String?)] = [
+            (.apiRequest(method: "PATCH", route: "/v1/équipes/:id/membres-actifs", statusCode: 503, durationMs: 12.25),
+             "facturation-service-européen", "utilisateur-ünïcödé-0042"),
+            (.integrationConnected(provider: "google_drive_enterprise"), "integrations-backend", nil),
+            (.applicationError(errorType: "ÜberlaufFehlerImPuffer", severity: .critical, message: "voll"), "worker", "u_1"),
+            (.cocoonRegistered(cocoonID: "c_büro-mac-mini-übersee-2"), "cocoon-gateway", "u_2"),
+            (.taskCompleted(taskID: "t_1", durationMs: 0), "api", "u_3"),
+        ]
+        for round in 0..<2 {
+            for (offset, example) in unusual.enumerated() {
+                let time = day.adding(microseconds: Int64(7_200_000_000 + round * 60_000_000 + offset * 1_000_000))
+                events.append(CatalogueExamples.event(example.0, at: time, service: example.service, userID: example.user))
+            }
+        }
+        try await SQLiteEventStore(database: database).write(events)
+
+        // What each aggregate reads, per DESIGN.md §5: a property is read only for
+        // the event types whose aggregate uses it.
+        func expected(_ event: EnrichedEvent) -> EventFact {
+            var fact = EventFact(event)
+            let type = event.name
+            if !["api_request", "task_completed"].contains(type) { fact.durationMs = nil }
+            if type != "api_request" { (fact.statusCode, fact.method, fact.route) = (nil, nil, nil) }
+            if !(type.hasPrefix("integration_") || type.hasPrefix("oauth_flow_")) { fact.provider = nil }
+            if type != "application_error" { fact.errorType = nil }
+            if !type.hasPrefix("cocoon_") { fact.cocoonID = nil }
+            if type != "auth_login_attempt" { fact.success = nil }
+            return fact
+        }
+        let read = try await SQLiteAggregateStore(database: database).facts(onDay: day).sorted { $0.timestamp < $1.timestamp }
+        let written = events.map(expected).sorted { $0.timestamp < $1.timestamp }
+        #expect(read.count == written.count)
+        for (got, want) in zip(read, written) { #expect(got == want) }
+        #expect(read.contains { $0.route == "/v1/équipes/:id/membres-actifs" && $0.statusCode == 503 && $0.durationMs == 12.25 })
+    }
+
     @Test("refresh is idempotent: running it twice leaves the same rows")
     func idempotent() async throws {
         let f = try await Self.fixture()
