@@ -20,16 +20,17 @@ struct FlushAnalyticsQueueTests {
         defer { fixture.remove() }
         let server = try LocalHTTPServer(responses: [
             .init(status: 500, body: "database down"),
-            .init(status: 429, headers: [(name: "Retry-After", value: "3")]),
+            .init(status: 429, headers: [(name: "Retry-After", value: "10")]),
             .init(status: 413),
             .init(status: 413),
             .init(status: 200, body: #"{"success":true}"#),
         ])
         defer { server.stop() }
         let queued = try await fixture.queueEvents(10)
-        // Long enough (1.5–3 s with jitter) that the "too early" flush below is surely
-        // early, even on a loaded 2-core machine.
-        let flush = fixture.flush(to: server, initialBackoff: .seconds(3))
+        // Long enough (5–10 s with jitter) that the "too early" flush below is surely
+        // early, even on a loaded 2-core machine: with every suite running at once,
+        // more than 3 s once passed between two of this test's statements.
+        let flush = fixture.flush(to: server, initialBackoff: .seconds(10))
 
         // 500: nothing removed, the attempt noted on every row, a retry scheduled.
         let first = await flush.execute()
@@ -44,13 +45,14 @@ struct FlushAnalyticsQueueTests {
         #expect(early.nextRetryAt == firstRetry)
         #expect(server.requests.count == 1)
 
-        // 429 with Retry-After: 3 → no retry for at least three seconds.
+        // 429 with Retry-After: 10 → no retry for at least ten seconds (long, for
+        // the same reason as the initial backoff).
         try await Self.sleep(until: firstRetry)
         let beforeSecond = Timestamp.now()
         let second = await flush.execute()
         #expect(second.status == .retryScheduled(reason: "the collector answered 429"))
         let secondRetry = try #require(second.nextRetryAt)
-        #expect(secondRetry >= beforeSecond.adding(microseconds: 3_000_000))
+        #expect(secondRetry >= beforeSecond.adding(microseconds: 10_000_000))
         #expect(try await fixture.queue.peek(limit: 100).map(\.attempts) == Array(repeating: 2, count: 10))
         #expect(server.requests.count == 2)
 
