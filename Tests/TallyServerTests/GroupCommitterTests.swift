@@ -31,6 +31,47 @@ struct GroupCommitterTests {
         }
     }
 
+    @Test("a store that answers too few counts fails each request of the group instead of leaving one waiting")
+    func miscountedWrite() async throws {
+        let committer = GroupCommitter(preparing: MiscountingSink(), maxEventsPerWrite: 10)
+        // Each request notes its answer; one left waiting would never note it (a
+        // continuation nobody resumes cannot be cancelled, so it is not awaited).
+        let answers = Answers()
+        for request in 0..<2 {
+            Task {
+                let answer: Result<Int, any Error>
+                do {
+                    answer = .success(try await committer.write(Self.events(5, request: request)))
+                } catch {
+                    answer = .failure(error)
+                }
+                answers.list.withLock { $0.append(answer) }
+            }
+        }
+        // Both queued before the loop runs, so that they make one group of two.
+        #expect(await eventually(timeout: .seconds(30)) { committer.queuedRequests == 2 })
+        let services = RunningServices([committer])
+        #expect(await eventually(timeout: .seconds(30)) { answers.list.withLock { $0.count } == 2 }, "every request answered")
+        for answer in answers.list.withLock({ $0 }) {
+            #expect(throws: GroupCommitter.MiscountedWrite.self) { try answer.get() }
+        }
+        try await services.shutDown()
+    }
+
+    @Test("cancelled without a graceful shutdown, the loop answers every queued request, then returns", arguments: [1, 2])
+    func cancellationDrains(limit: Int) async throws {
+        let (sink, committer, requests) = await Self.queued(12, limit: limit)
+        let loop = Task { try await committer.run() }
+        loop.cancel()
+        try await loop.value
+        for request in requests {
+            #expect(try await request.value == 5)
+        }
+        #expect(sink.statistics.written == 60)
+        // Nothing is taken after it stopped.
+        await #expect(throws: CancellationError.self) { try await committer.write(Self.events(5, request: 99)) }
+    }
+
     /// A committer over a ``SlowSink`` with `count` requests of 5 events each
     /// queued (each from a task of its own), before its loop runs: a next group is
     /// always waiting. One request a group, so that there is one to overlap.
@@ -85,4 +126,20 @@ final class SlowSink: PreparedWriteSink, Sendable {
     func write(_ events: [EnrichedEvent]) async throws -> Int {
         try await write(prepared: [events])[0]
     }
+}
+
+/// The answers requests got, as they came.
+final class Answers: Sendable {
+    let list = Mutex<[Result<Int, any Error>]>([])
+}
+
+/// Stores every batch but answers one count fewer than it was given batches.
+struct MiscountingSink: PreparedWriteSink {
+    func prepare(_ events: [EnrichedEvent]) -> [EnrichedEvent] { events }
+
+    func write(prepared batches: [[EnrichedEvent]]) async throws -> [Int] {
+        Array(batches.map(\.count).dropLast())
+    }
+
+    func write(_ events: [EnrichedEvent]) async throws -> Int { events.count }
 }

@@ -157,9 +157,23 @@ final class GroupCommitter: Service, EventSink {
     private func commit(_ group: [Waiting]) async {
         do {
             let stored = try await commit(group.map(\.batch))
+            // One count per request, or a request left out of `zip` would wait
+            // for ever; an error instead sends each to the durable queue
+            // (`IngestWriter`), whose replay skips what the store did keep.
+            guard stored.count == group.count else {
+                throw MiscountedWrite(batches: group.count, counts: stored.count)
+            }
             for (waiting, count) in zip(group, stored) { waiting.continuation.resume(returning: count) }
         } catch {
             for waiting in group { waiting.continuation.resume(throwing: error) }
+        }
+    }
+
+    /// A store broke ``PreparedWriteSink/write(prepared:)``'s contract.
+    struct MiscountedWrite: Error, CustomStringConvertible {
+        let batches: Int, counts: Int
+        var description: String {
+            "the store answered \(counts) counts for a write of \(batches) batches (it must answer one per batch): a bug in the store"
         }
     }
 
