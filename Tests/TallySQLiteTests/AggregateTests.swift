@@ -22,8 +22,7 @@ struct AggregateTests {
     /// Demo traffic (5% of it late) written straight to a migrated SQLite file, then refreshed.
     static func fixture() async throws -> Fixture {
         let directory = try TemporaryDirectory()
-        let database = try SQLiteDatabase(path: directory.file("tally.sqlite"))
-        try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre, .post])
+        let database = try await migratedDatabase(in: directory)
         let store = SQLiteEventStore(database: database)
         var configuration = DemoTraffic.Configuration(end: end)
         configuration.users = 80
@@ -37,6 +36,13 @@ struct AggregateTests {
         let refresher = AggregateRefresher(store: aggregates)
         try await refresher.refresh(from: traffic.startOfDay(0), to: end, now: end)
         return Fixture(directory: directory, store: store, aggregates: aggregates, refresher: refresher, raw: raw)
+    }
+
+    /// A new `tally.sqlite` in `directory`, with every migration applied.
+    static func migratedDatabase(in directory: TemporaryDirectory) async throws -> SQLiteDatabase {
+        let database = try SQLiteDatabase(path: directory.file("tally.sqlite"))
+        try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre, .post])
+        return database
     }
 
     static var from: Timestamp { end.startOfDay.adding(days: -(days - 1)) }
@@ -275,8 +281,7 @@ struct AggregateTests {
     func factsReadBack() async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
-        let database = try SQLiteDatabase(path: directory.file("tally.sqlite"))
-        try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre, .post])
+        let database = try await Self.migratedDatabase(in: directory)
         let day = Timestamp(iso8601: "2026-11-20T00:00:00Z")!
         var events = CatalogueExamples.enrichedAll(startingAt: day.adding(microseconds: 3_600_000_000))
         // Each twice, so that repeated texts are also read back a second time.

@@ -23,8 +23,24 @@ public struct EventFact: Sendable, Hashable {
         self.provider = provider; self.errorType = errorType; self.cocoonID = cocoonID; self.success = success
     }
 
-    /// The event properties a fact carries, by wire key: backends extract exactly these.
-    public static let propertyKeys = ["duration_ms", "status_code", "method", "route", "provider", "error_type", "cocoon_id", "success"]
+    /// The event properties a fact carries, by wire key, each with the event
+    /// types whose aggregate reads it: backends extract exactly these, and only
+    /// for those types (the field is `nil` elsewhere).
+    public static let propertyEventTypes: [(key: String, eventTypes: [String])] = [
+        ("duration_ms", ["api_request", "task_completed"]),
+        ("status_code", ["api_request"]),
+        ("method", ["api_request"]),
+        ("route", ["api_request"]),
+        ("provider", ["integration_connected", "integration_disconnected", "integration_used", "integration_error",
+                      "oauth_flow_started", "oauth_flow_completed"]),
+        ("error_type", ["application_error"]),
+        ("cocoon_id", ["cocoon_registered", "cocoon_connected", "cocoon_disconnected", "cocoon_claimed",
+                       "cocoon_setup_token_created", "cocoon_setup_token_used"]),
+        ("success", ["auth_login_attempt"]),
+    ]
+
+    /// The event properties a fact carries, by wire key.
+    public static var propertyKeys: [String] { propertyEventTypes.map(\.key) }
 
     /// Builds the fact of a stored event (for backends that hold typed events).
     public init(_ event: EnrichedEvent) {

@@ -42,8 +42,6 @@ struct SQLiteRawRows {
 
     func double(_ column: Int32) -> Double? { isNull(column) ? nil : sqlite3_column_double(sqlite, column) }
 
-    func bool(_ column: Int32) -> Bool { sqlite3_column_int64(sqlite, column) != 0 }
-
     /// The cell's text as a new String.
     func text(_ column: Int32) -> String? {
         withText(column) { String(decoding: $0, as: UTF8.self) }
