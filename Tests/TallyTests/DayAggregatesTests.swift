@@ -42,4 +42,43 @@ struct DayAggregatesTests {
         #expect(a.errors == b.errors)
         #expect(a.apiLatency.first?.requests == 2)
     }
+
+    @Test("accumulators of two parts of a day, merged, give what one accumulator of the whole day gives",
+          arguments: [2, 3])
+    func mergedPartsEqualOnePass(parts: Int) {
+        // Every catalogue type, in two services, over three hours, with varied
+        // users, durations, statuses, providers, outcomes and cocoons, so that
+        // every key and counter is met in more than one part.
+        let types = AnalyticsEvent.catalogue.map(\.name) + ["not_in_the_catalogue"]
+        var facts: [EventFact] = []
+        for i in 0..<600 {
+            let type = types[i % types.count]
+            facts.append(EventFact(
+                timestamp: Self.day.adding(microseconds: Int64(i % 3) * 3_600_000_000 + Int64(i)),
+                eventType: type, service: i % 4 == 0 ? "web" : "api", userID: i % 7 == 0 ? nil : "u_\(i % 157)",
+                durationMs: Double(i % 97) * 1.5, statusCode: [200, 404, 503][i % 3], method: i % 2 == 0 ? "GET" : "POST",
+                route: "/v1/\(i % 5)", provider: i % 3 == 0 ? "github" : "slack", errorType: "e\(i % 4)",
+                cocoonID: "c_\(i % 101)", success: i % 5 != 0))
+        }
+        var whole = DayAggregates.Accumulator(day: Self.day)
+        for fact in facts { whole.add(fact) }
+        var partials = Array(repeating: DayAggregates.Accumulator(day: Self.day), count: parts)
+        // Scattered, so that each type lands in every part (`i % parts` would
+        // keep a type in one part whenever `parts` divides the number of types).
+        for (i, fact) in facts.enumerated() { partials[Int((UInt32(i) &* 2_654_435_761) >> 20) % parts].add(fact) }
+        var merged = partials[0]
+        for part in partials.dropFirst() { merged.merge(part) }
+
+        let a = merged.aggregates(), b = whole.aggregates()
+        #expect(a.users == b.users)
+        #expect(a.taskStats == b.taskStats)
+        #expect(a.apiLatency == b.apiLatency)
+        #expect(a.integrationHealth == b.integrationHealth)
+        #expect(a.authEvents == b.authEvents)
+        #expect(a.cocoonActivity == b.cocoonActivity)
+        #expect(a.errors == b.errors)
+        // The facts met every aggregate.
+        #expect(!b.taskStats.isEmpty && !b.apiLatency.isEmpty && !b.integrationHealth.isEmpty)
+        #expect(!b.authEvents.isEmpty && b.cocoonActivity != nil && !b.errors.isEmpty)
+    }
 }

@@ -137,6 +137,52 @@ public struct DayAggregates: Sendable {
             }
         }
 
+        /// Adds what `other` accumulated from other events of the same day, so
+        /// that a day can be read in parts at once (one reader per part) and
+        /// aggregated as if read in one pass: counts add up, user and cocoon sets
+        /// unite, durations join (the percentiles are computed from them later,
+        /// in ``aggregates()``, which sorts them).
+        public mutating func merge(_ other: Accumulator) {
+            precondition(other.day == day, "merging the accumulators of two different days")
+            users.merge(other.users) { $0.union($1) }
+            tasks.merge(other.tasks) { a, b in
+                var row = a
+                row.created += b.created; row.started += b.started; row.completed += b.completed
+                row.failed += b.failed; row.cancelled += b.cancelled
+                return row
+            }
+            taskDurations.merge(other.taskDurations) { $0 + $1 }
+            api.merge(other.api) { a, b in
+                var bucket = a
+                bucket.row.requests += b.row.requests
+                bucket.row.errors4xx += b.row.errors4xx
+                bucket.row.errors5xx += b.row.errors5xx
+                bucket.latencies += b.latencies
+                return bucket
+            }
+            integrations.merge(other.integrations) { a, b in
+                var row = a
+                row.connected += b.connected; row.disconnected += b.disconnected; row.used += b.used
+                row.errors += b.errors; row.oauthStarted += b.oauthStarted; row.oauthCompleted += b.oauthCompleted
+                return row
+            }
+            auth.merge(other.auth) { a, b in
+                var row = a
+                row.loginAttempts += b.loginAttempts; row.loginSuccesses += b.loginSuccesses
+                row.loginFailures += b.loginFailures; row.codesVerified += b.codesVerified
+                row.tokenRefreshes += b.tokenRefreshes; row.sessionsValidated += b.sessionsValidated
+                row.logouts += b.logouts
+                return row
+            }
+            cocoon.registered += other.cocoon.registered; cocoon.connected += other.cocoon.connected
+            cocoon.disconnected += other.cocoon.disconnected; cocoon.claimed += other.cocoon.claimed
+            cocoon.setupTokensCreated += other.cocoon.setupTokensCreated
+            cocoon.setupTokensUsed += other.cocoon.setupTokensUsed
+            cocoons.formUnion(other.cocoons)
+            sawCocoonEvent = sawCocoonEvent || other.sawCocoonEvent
+            errorCounts.merge(other.errorCounts, uniquingKeysWith: +)
+        }
+
         /// The day's rows, and its distinct users.
         public func aggregates() -> DayAggregates {
             var result = DayAggregates(day: day)

@@ -103,3 +103,43 @@ struct TextInterner {
         } ?? string.utf8.elementsEqual(bytes)
     }
 }
+
+/// Runs one prepared statement many times through SQLite's C API, for the
+/// refresh's ~100k rows of a day's users: a binding is made in place from the
+/// String's bytes, and parameters bound once (the day, the service) stay bound
+/// across rows, where GRDB would build and bind all its arguments for each row.
+struct SQLiteRawStatement {
+    private let statement: Statement
+    private let db: Database
+    private var sqlite: SQLiteStatement { statement.sqliteStatement }
+
+    init(_ db: Database, sql: String) throws {
+        self.db = db
+        statement = try db.makeStatement(sql: sql)
+    }
+
+    /// Binds `text` to the 1-based parameter `index` until it is bound again.
+    func bind(_ text: String, at index: Int32) throws {
+        var text = text
+        let code = text.withUTF8 { bytes in
+            // SQLite copies the bytes (SQLITE_TRANSIENT): they outlive this call.
+            sqlite3_bind_text(sqlite, index, bytes.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) },
+                              Int32(bytes.count), Self.transient)
+        }
+        guard code == SQLITE_OK else { throw error(code) }
+    }
+
+    /// Runs the statement once with the current bindings.
+    func execute() throws {
+        let code = sqlite3_step(sqlite)
+        sqlite3_reset(sqlite)
+        guard code == SQLITE_DONE else { throw error(code) }
+    }
+
+    private func error(_ code: Int32) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage, sql: statement.sql)
+    }
+
+    /// SQLite's `SQLITE_TRANSIENT`, a macro Swift does not import.
+    private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+}
