@@ -63,6 +63,13 @@ public struct DayAggregates: Sendable {
             users[service, default: []].insert(user)
         }
 
+        /// Adds users of `service` that a backend collected itself (as SQLite
+        /// does from its raw bytes): the same as adding their events' facts'
+        /// users.
+        public mutating func addUsers(_ ids: Set<String>, service: String) {
+            users[service, default: []].formUnion(ids)
+        }
+
         /// Adds a fact, which must fall on `day`.
         public mutating func add(_ fact: EventFact) {
             if let user = fact.userID {

@@ -65,18 +65,14 @@ public struct SQLiteAggregateStore: AggregateStore {
     private func accumulate(day: Timestamp, hours: [Int]) async throws -> (DayAggregates.Accumulator, Int) {
         try await database.read { db in
             var accumulator = DayAggregates.Accumulator(day: day)
+            var users = DayUserSets()
             var events = 0
             for hour in hours {
                 let from = Timestamp(microsecondsSinceEpoch: day.microsecondsSinceEpoch + Int64(hour) * Timestamp.microsecondsPerHour)
                 let to = Timestamp(microsecondsSinceEpoch: from.microsecondsSinceEpoch + Timestamp.microsecondsPerHour)
-                try Self.forEachFact(from: from, to: to, db, onlyUsers: { user, service in
-                    if let user { accumulator.addUser(user, service: service) }
-                    events += 1
-                }, { fact in
-                    accumulator.add(fact)
-                    events += 1
-                })
+                events += try Self.forEachAggregatedFact(from: from, to: to, db, users: &users) { accumulator.add($0) }
             }
+            for (service, set) in users.sets() { accumulator.addUsers(set, service: service) }
             return (accumulator, events)
         }
     }
@@ -87,40 +83,53 @@ public struct SQLiteAggregateStore: AggregateStore {
     /// (``EventFact/propertyEventTypes``), as PostgreSQL's `factsSQL` does: every `->>` parses
     /// the event's JSON text again, and most events are of types no aggregate
     /// reads past their user. Elsewhere the field is `nil`.
-    ///
-    /// With `onlyUsers`, an event whose type is not in
-    /// ``DayAggregates/Accumulator/eventTypes`` is passed there instead, as its
-    /// user (if any) and service.
-    static func forEachFact(onDay day: Timestamp, _ db: Database, onlyUsers: ((String?, String) throws -> Void)? = nil,
-                            _ body: (EventFact) throws -> Void) throws {
+    static func forEachFact(onDay day: Timestamp, _ db: Database, _ body: (EventFact) throws -> Void) throws {
         let start = day.startOfDay
-        try forEachFact(from: start, to: start.adding(days: 1), db, onlyUsers: onlyUsers, body)
-    }
-
-    /// ``forEachFact(onDay:_:onlyUsers:_:)`` for the events in [`from`, `to`).
-    static func forEachFact(from: Timestamp, to: Timestamp, _ db: Database, onlyUsers: ((String?, String) throws -> Void)? = nil,
-                            _ body: (EventFact) throws -> Void) throws {
-        let rows = try SQLiteRawRows(db, sql: factsSQL, arguments: [from.microsecondsSinceEpoch, to.microsecondsSinceEpoch])
+        let rows = try SQLiteRawRows(db, sql: factsSQL, arguments: [start.microsecondsSinceEpoch, start.adding(days: 1).microsecondsSinceEpoch])
         // Types, services, methods, routes, providers and error types repeat;
         // user and cocoon ids are read as they come.
         var interner = TextInterner()
-        let aggregatedTypes = DayAggregates.Accumulator.eventTypes
-        let column = PropertyColumns.shared
         while try rows.next() {
+            try body(fact(rows, eventType: rows.text(1, &interner) ?? "", service: rows.text(2, &interner) ?? "",
+                          userID: rows.text(3), &interner))
+        }
+    }
+
+    /// What the refresh reads of the events in [`from`, `to`): every user goes
+    /// into `users`, and `body` gets a fact, without its user, of each event
+    /// whose type is in ``DayAggregates/Accumulator/eventTypes`` (the others
+    /// count only toward users).
+    ///
+    /// - Returns: how many events were read.
+    static func forEachAggregatedFact(from: Timestamp, to: Timestamp, _ db: Database, users: inout DayUserSets,
+                                      _ body: (EventFact) throws -> Void) throws -> Int {
+        let rows = try SQLiteRawRows(db, sql: factsSQL, arguments: [from.microsecondsSinceEpoch, to.microsecondsSinceEpoch])
+        var interner = TextInterner()
+        let aggregatedTypes = DayAggregates.Accumulator.eventTypes
+        var events = 0
+        while try rows.next() {
+            events += 1
             let eventType = rows.text(1, &interner) ?? ""
             let service = rows.text(2, &interner) ?? ""
-            if let onlyUsers, !aggregatedTypes.contains(eventType) {
-                try onlyUsers(rows.text(3), service)
-                continue
+            _ = rows.withText(3) { users.add($0, service: service) }
+            if aggregatedTypes.contains(eventType) {
+                try body(fact(rows, eventType: eventType, service: service, userID: nil, &interner))
             }
-            try body(EventFact(
-                timestamp: Timestamp(microsecondsSinceEpoch: rows.int64(0)), eventType: eventType,
-                service: service, userID: rows.text(3), durationMs: rows.double(column.durationMs),
-                statusCode: rows.int(column.statusCode), method: rows.text(column.method, &interner),
-                route: rows.text(column.route, &interner), provider: rows.text(column.provider, &interner),
-                errorType: rows.text(column.errorType, &interner), cocoonID: rows.text(column.cocoonID),
-                success: rows.int(column.success).map { $0 != 0 }))
         }
+        return events
+    }
+
+    /// The fact of the row `rows` is on, given its first columns, already read.
+    private static func fact(_ rows: SQLiteRawRows, eventType: String, service: String, userID: String?,
+                             _ interner: inout TextInterner) -> EventFact {
+        let column = PropertyColumns.shared
+        return EventFact(
+            timestamp: Timestamp(microsecondsSinceEpoch: rows.int64(0)), eventType: eventType,
+            service: service, userID: userID, durationMs: rows.double(column.durationMs),
+            statusCode: rows.int(column.statusCode), method: rows.text(column.method, &interner),
+            route: rows.text(column.route, &interner), provider: rows.text(column.provider, &interner),
+            errorType: rows.text(column.errorType, &interner), cocoonID: rows.text(column.cocoonID),
+            success: rows.int(column.success).map { $0 != 0 })
     }
 
     /// The day's events: time, type, service and user, then each property of

@@ -53,7 +53,9 @@ struct SQLiteRawRows {
         withText(column) { interner.string(for: $0) }
     }
 
-    private func withText<T>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T? {
+    /// Calls `body` with the cell's UTF-8 bytes, valid only during the call;
+    /// `nil` for NULL.
+    func withText<T>(_ column: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T? {
         // The text pointer first, then its length: the order SQLite documents.
         guard let start = sqlite3_column_text(sqlite, column) else { return nil }
         return body(UnsafeBufferPointer(start: start, count: Int(sqlite3_column_bytes(sqlite, column))))
