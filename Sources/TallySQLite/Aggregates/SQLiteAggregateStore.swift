@@ -2,9 +2,10 @@ import Foundation
 import GRDB
 import Tally
 
-/// The aggregates on SQLite: facts are projected with SQLite's JSON functions,
-/// aggregated in Swift as they are read (``DayAggregates``, shared with every
-/// backend) and written back one day per transaction.
+/// The aggregates on SQLite: each event's fact is read with SQLite's C API (its
+/// properties picked out of the stored `data` text by ``FactProperties``),
+/// aggregated in Swift as it is read (``DayAggregates``, shared with every
+/// backend), and the rows are written back one day per transaction.
 public struct SQLiteAggregateStore: AggregateStore {
     public let database: SQLiteDatabase
 
