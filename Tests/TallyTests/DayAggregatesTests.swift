@@ -33,13 +33,7 @@ struct DayAggregatesTests {
         var accumulator = DayAggregates.Accumulator(day: Self.day)
         for fact in facts { accumulator.add(fact) }
         let a = accumulator.aggregates(), b = DayAggregates(day: Self.day, facts: facts)
-        #expect(a.users == b.users)
-        #expect(a.taskStats == b.taskStats)
-        #expect(a.apiLatency == b.apiLatency)
-        #expect(a.integrationHealth == b.integrationHealth)
-        #expect(a.authEvents == b.authEvents)
-        #expect(a.cocoonActivity == b.cocoonActivity)
-        #expect(a.errors == b.errors)
+        Self.expectSameRows(a, b)
         #expect(a.apiLatency.first?.requests == 2)
     }
 
@@ -70,15 +64,20 @@ struct DayAggregatesTests {
         for part in partials.dropFirst() { merged.merge(part) }
 
         let a = merged.aggregates(), b = whole.aggregates()
-        #expect(a.users == b.users)
-        #expect(a.taskStats == b.taskStats)
-        #expect(a.apiLatency == b.apiLatency)
-        #expect(a.integrationHealth == b.integrationHealth)
-        #expect(a.authEvents == b.authEvents)
-        #expect(a.cocoonActivity == b.cocoonActivity)
-        #expect(a.errors == b.errors)
+        Self.expectSameRows(a, b)
         // The facts met every aggregate.
         #expect(!b.taskStats.isEmpty && !b.apiLatency.isEmpty && !b.integrationHealth.isEmpty)
         #expect(!b.authEvents.isEmpty && b.cocoonActivity != nil && !b.errors.isEmpty)
+    }
+
+    /// Every aggregate's rows, and the users, are the same in `a` and `b`.
+    static func expectSameRows(_ a: DayAggregates, _ b: DayAggregates, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(a.users == b.users, sourceLocation: sourceLocation)
+        #expect(a.taskStats == b.taskStats, sourceLocation: sourceLocation)
+        #expect(a.apiLatency == b.apiLatency, sourceLocation: sourceLocation)
+        #expect(a.integrationHealth == b.integrationHealth, sourceLocation: sourceLocation)
+        #expect(a.authEvents == b.authEvents, sourceLocation: sourceLocation)
+        #expect(a.cocoonActivity == b.cocoonActivity, sourceLocation: sourceLocation)
+        #expect(a.errors == b.errors, sourceLocation: sourceLocation)
     }
 }

@@ -74,9 +74,7 @@ struct DayUserSets {
     }
 
     private mutating func userIndex(_ user: UnsafeBufferPointer<UInt8>) -> Int {
-        // FNV-1a over the id's bytes.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in user { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hash = TextInterner.fnv1a(user)
         var slot = Self.slot(hash, mask)
         while slots[slot] != 0 {
             let index = Int(slots[slot]) - 1

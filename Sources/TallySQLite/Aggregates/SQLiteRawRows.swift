@@ -34,13 +34,7 @@ struct SQLiteRawRows {
         }
     }
 
-    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(sqlite, column) == SQLITE_NULL }
-
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(sqlite, column) }
-
-    func int(_ column: Int32) -> Int? { isNull(column) ? nil : Int(sqlite3_column_int64(sqlite, column)) }
-
-    func double(_ column: Int32) -> Double? { isNull(column) ? nil : sqlite3_column_double(sqlite, column) }
 
     /// The cell's text as a new String.
     func text(_ column: Int32) -> String? {
@@ -83,8 +77,7 @@ struct TextInterner {
 
     mutating func string(for bytes: UnsafeBufferPointer<UInt8>) -> String {
         // FNV-1a: the values are short and few, so a simple hash does.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hash = Self.fnv1a(bytes)
         var slot = Int(truncatingIfNeeded: hash ^ (hash >> 32)) & mask
         while let candidate = strings[slot] {
             if hashes[slot] == hash, Self.equal(candidate, bytes) { return candidate }
@@ -97,6 +90,13 @@ struct TextInterner {
             stored += 1
         }
         return string
+    }
+
+    /// The 64-bit FNV-1a hash of `bytes`: short texts, looked up once a row.
+    static func fnv1a(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
     }
 
     private static func equal(_ string: String, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
