@@ -32,6 +32,28 @@ struct PipelineRun {
         return try await setup.result(start: start, accepted: accepted, detail: "buffer \(setup.bufferCapacity.formatted())")
     }
 
+    /// The store's writer alone: the rows encoded before the clock starts, then
+    /// written in transactions of `batchSize`, as the worker and the HTTP ingest's
+    /// group commit call it. What the pipeline adds is the difference.
+    static func storeOnly(_ events: [EnrichedEvent], databasePath: String, batchSize: Int, cacheKiB: Int) async throws -> PipelineRun {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
+        var databaseConfiguration = SQLiteDatabase.Configuration()
+        databaseConfiguration.cacheSizeKiB = cacheKiB
+        let database = try SQLiteDatabase(path: databasePath, configuration: databaseConfiguration)
+        try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database))
+            .migrate(phases: [.pre, .post])
+        let store = SQLiteEventStore(database: database)
+        let batches = stride(from: 0, to: events.count, by: batchSize).map { start in
+            store.prepare(Array(events[start..<min(start + batchSize, events.count)]))
+        }
+        let start = ContinuousClock.now
+        var stored = 0
+        for batch in batches { stored += try await store.write(prepared: [batch])[0] }
+        let seconds = (ContinuousClock.now - start).inSeconds
+        return PipelineRun(seconds: seconds, stored: try await store.count(),
+                           detail: stored == events.count ? "rows encoded beforehand" : "only \(stored) newly stored")
+    }
+
     /// `track()` of the same events' payloads and users from `tasks` concurrent
     /// tasks, each call timed; time and id are stamped by `track`, as in an app.
     /// The buffer holds every event, so none is dropped for lack of room.

@@ -76,6 +76,13 @@ struct TallyBench: AsyncParsableCommand {
         }
         removeDatabase(baselinePath)
 
+        note("Tally: SQLiteEventStore.write(prepared:) alone, batches of 1,000…")
+        let storePath = workDirectory + "/tally-bench-store.sqlite"
+        let storeRun = try await PipelineRun.storeOnly(rows.events, databasePath: storePath, batchSize: 1_000, cacheKiB: cacheKiB)
+        results.append(RunResult(name: "SQLiteEventStore.write alone, batch 1000", seconds: storeRun.seconds,
+                                 events: storeRun.stored, detail: storeRun.detail))
+        removeDatabase(storePath)
+
         for batchSize in batchSizes {
             note("Tally: submit → worker → SQLiteEventStore, batch \(batchSize)…")
             let path = workDirectory + "/tally-bench-submit-\(batchSize).sqlite"

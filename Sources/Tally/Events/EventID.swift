@@ -63,22 +63,35 @@ public struct EventID: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// The canonical lowercase form, e.g. `0192f0c1-7b3a-7cde-8f01-23456789abcd`.
     public var uuidString: String {
-        String(unsafeUninitializedCapacity: 36) { buffer in
-            let digits: StaticString = "0123456789abcdef"
-            var out = 0
-            digits.withUTF8Buffer { hex in
-                for i in 0..<32 {
-                    if i == 8 || i == 12 || i == 16 || i == 20 {
-                        buffer[out] = UInt8(ascii: "-"); out += 1
-                    }
-                    let word = i < 16 ? high : low
-                    let shift = UInt64(60 - (i % 16) * 4)
-                    buffer[out] = hex[Int(word >> shift & 0xF)]
-                    out += 1
-                }
-            }
-            return out
+        String(unsafeUninitializedCapacity: 36) { writeUUIDString(into: $0) }
+    }
+
+    /// Appends ``uuidString``'s 36 bytes, for encoders that build rows in one
+    /// buffer: the String would be a heap allocation of its own.
+    public func appendUUIDString(to bytes: inout [UInt8]) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 36))
+        bytes.withUnsafeMutableBufferPointer { buffer in
+            _ = writeUUIDString(into: UnsafeMutableBufferPointer(rebasing: buffer[start...]))
         }
+    }
+
+    /// Writes the 36 bytes of the canonical form at the start of `buffer`.
+    private func writeUUIDString(into buffer: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        let digits: StaticString = "0123456789abcdef"
+        var out = 0
+        digits.withUTF8Buffer { hex in
+            for i in 0..<32 {
+                if i == 8 || i == 12 || i == 16 || i == 20 {
+                    buffer[out] = UInt8(ascii: "-"); out += 1
+                }
+                let word = i < 16 ? high : low
+                let shift = UInt64(60 - (i % 16) * 4)
+                buffer[out] = hex[Int(word >> shift & 0xF)]
+                out += 1
+            }
+        }
+        return out
     }
 
     public var description: String { uuidString }

@@ -39,29 +39,20 @@ public struct SQLiteEventStore: EventStore, PreparedWriteSink {
 
     /// Rows encoded, and the days they touch, ready for the write lock.
     public struct PreparedBatch: Sendable {
-        let rows: [EventRow]
+        let rows: EncodedEventRows
         let days: Set<Int64>
     }
 
     public func prepare(_ events: [EnrichedEvent]) -> PreparedBatch {
-        PreparedBatch(rows: events.map(EventRow.init), days: Set(events.map { $0.timestamp.startOfDay.microsecondsSinceEpoch }))
+        PreparedBatch(rows: EncodedEventRows(events), days: Set(events.map { $0.timestamp.startOfDay.microsecondsSinceEpoch }))
     }
 
     public func write(prepared batches: [PreparedBatch]) async throws -> [Int] {
-        guard batches.contains(where: { !$0.rows.isEmpty }) else { return batches.map { _ in 0 } }
+        guard batches.contains(where: { $0.rows.count > 0 }) else { return batches.map { _ in 0 } }
         let now = Timestamp.now().microsecondsSinceEpoch
         return try await database.write { db in
-            let statement = try db.cachedStatement(sql: Self.insertSQL)
-            var inserted: [Int] = []
-            for batch in batches {
-                var count = 0
-                for row in batch.rows {
-                    statement.setUncheckedArguments(row.arguments)
-                    try statement.execute()
-                    count += db.changesCount
-                }
-                inserted.append(count)
-            }
+            let insert = try SQLiteRawStatement(db, sql: Self.insertSQL)
+            let inserted = try batches.map { try $0.rows.insert(with: insert) }
             // In the same transaction: a refresh that starts after this commit sees
             // both the events and the mark.
             let mark = try db.cachedStatement(sql: Self.markDirtySQL)
@@ -107,31 +98,87 @@ public struct SQLiteEventStore: EventStore, PreparedWriteSink {
     }
 }
 
-/// One event as the columns of `analytics_events`.
-struct EventRow: Sendable {
-    let arguments: StatementArguments
-
-    init(_ event: EnrichedEvent) {
-        arguments = [
-            event.eventID.uuidString,
-            event.timestamp.microsecondsSinceEpoch,
-            event.receivedAt.microsecondsSinceEpoch,
-            event.name,
-            event.service,
-            event.userID,
-            event.anonymousID,
-            event.sessionID,
-            Self.dataText(event),
-        ]
+/// Events as the columns of `analytics_events`, encoded before the write lock is
+/// taken: every text column of every row back to back in one buffer, which the
+/// writer binds in place (`SQLiteRawStatement.bind(borrowing:at:)`), so holding
+/// the lock costs SQLite's own work and little else.
+struct EncodedEventRows: Sendable {
+    /// A text column's bytes in `text`, or NULL.
+    private struct Span {
+        var start: Int
+        var count: Int
+        static let null = Span(start: 0, count: -1)
     }
 
-    static func dataText(_ event: EnrichedEvent) -> String {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(512)
-        event.serializeData(into: &bytes)
-        return String(decoding: bytes, as: UTF8.self)
+    /// The parameters of `SQLiteEventStore.insertSQL` that take text, in the
+    /// order each row's spans are kept: event_id, event_type, service, user_id,
+    /// anonymous_id, session_id, data.
+    private static let textParameters: [Int32] = [1, 4, 5, 6, 7, 8, 9]
+
+    private var text: [UInt8] = []
+    private var spans: [Span] = []
+    /// Each row's timestamp and received_at.
+    private var times: [(timestamp: Int64, receivedAt: Int64)] = []
+
+    var count: Int { times.count }
+
+    init(_ events: [EnrichedEvent]) {
+        text.reserveCapacity(events.count * 320)
+        spans.reserveCapacity(events.count * Self.textParameters.count)
+        times.reserveCapacity(events.count)
+        for event in events {
+            times.append((event.timestamp.microsecondsSinceEpoch, event.receivedAt.microsecondsSinceEpoch))
+            var start = text.count
+            event.eventID.appendUUIDString(to: &text)
+            endSpan(from: start)
+            append(event.name)
+            append(event.service)
+            append(event.userID)
+            append(event.anonymousID)
+            append(event.sessionID)
+            start = text.count
+            event.serializeData(into: &text)
+            endSpan(from: start)
+        }
     }
 
+    private mutating func append(_ column: String?) {
+        guard let column else { return spans.append(.null) }
+        let start = text.count
+        text.append(contentsOf: column.utf8)
+        endSpan(from: start)
+    }
+
+    private mutating func endSpan(from start: Int) {
+        spans.append(Span(start: start, count: text.count - start))
+    }
+
+    /// Runs `statement` (`SQLiteEventStore.insertSQL`) once a row.
+    ///
+    /// - Returns: how many rows were new.
+    func insert(with statement: SQLiteRawStatement) throws -> Int {
+        try text.withUnsafeBufferPointer { text in
+            var inserted = 0
+            for (row, time) in times.enumerated() {
+                try statement.bind(time.timestamp, at: 2)
+                try statement.bind(time.receivedAt, at: 3)
+                for (column, parameter) in Self.textParameters.enumerated() {
+                    let span = spans[row * Self.textParameters.count + column]
+                    if span.count < 0 {
+                        try statement.bindNull(at: parameter)
+                    } else {
+                        try statement.bind(borrowing: UnsafeBufferPointer(rebasing: text[span.start..<span.start + span.count]), at: parameter)
+                    }
+                }
+                inserted += try statement.execute()
+            }
+            return inserted
+        }
+    }
+}
+
+/// Reads `analytics_events` rows back into events.
+enum EventRow {
     /// Rebuilds a stored event. Stored rows passed validation on the way in, so
     /// personal-data checks are not repeated; the schema still is.
     static func decode(_ row: Row) throws -> EnrichedEvent {
