@@ -8,12 +8,6 @@ import Testing
 
 @Suite("Flushing the device queue over HTTP")
 struct FlushAnalyticsQueueTests {
-    /// Sleeps until just after `deadline`.
-    static func sleep(until deadline: Timestamp) async throws {
-        let wait = deadline.microsecondsSinceEpoch - Timestamp.now().microsecondsSinceEpoch + 50_000
-        if wait > 0 { try await Task.sleep(for: .microseconds(wait)) }
-    }
-
     @Test("500, then 429 with Retry-After, then 413, then 200: nothing lost, nothing sent twice")
     func failureSequence() async throws {
         let fixture = try await DeviceFixture.make()
@@ -27,10 +21,10 @@ struct FlushAnalyticsQueueTests {
         ])
         defer { server.stop() }
         let queued = try await fixture.queueEvents(10)
-        // Long enough (5–10 s with jitter) that the "too early" flush below is surely
-        // early, even on a loaded 2-core machine: with every suite running at once,
-        // more than 3 s once passed between two of this test's statements.
-        let flush = fixture.flush(to: server, initialBackoff: .seconds(10))
+        // Backoffs of 5–10 s (with jitter) and Retry-After: 10, on a clock the test
+        // moves: no waiting, and "early" is exactly early.
+        let clock = ManualFlushClock()
+        let flush = fixture.flush(to: server, initialBackoff: .seconds(10), clock: clock.clock)
 
         // 500: nothing removed, the attempt noted on every row, a retry scheduled.
         let first = await flush.execute()
@@ -39,16 +33,19 @@ struct FlushAnalyticsQueueTests {
         #expect(try await fixture.queue.peek(limit: 100).map(\.attempts) == Array(repeating: 1, count: 10))
         let firstRetry = try #require(first.nextRetryAt)
 
-        // Before the deadline: nothing is sent.
+        #expect(firstRetry >= clock.now.adding(microseconds: 5_000_000) && firstRetry <= clock.now.adding(microseconds: 10_000_000))
+
+        // Before the deadline, up to its last microsecond: nothing is sent.
         let early = await flush.execute()
         #expect(early.status == .backingOff)
         #expect(early.nextRetryAt == firstRetry)
+        clock.move(to: firstRetry.adding(microseconds: -1))
+        #expect(await flush.execute().status == .backingOff)
         #expect(server.requests.count == 1)
 
-        // 429 with Retry-After: 10 → no retry for at least ten seconds (long, for
-        // the same reason as the initial backoff).
-        try await Self.sleep(until: firstRetry)
-        let beforeSecond = Timestamp.now()
+        // 429 with Retry-After: 10 → no retry for at least ten seconds.
+        clock.move(to: firstRetry.adding(microseconds: 1_000))
+        let beforeSecond = clock.now
         let second = await flush.execute()
         #expect(second.status == .retryScheduled(reason: "the collector answered 429"))
         let secondRetry = try #require(second.nextRetryAt)
@@ -56,11 +53,12 @@ struct FlushAnalyticsQueueTests {
         #expect(try await fixture.queue.peek(limit: 100).map(\.attempts) == Array(repeating: 2, count: 10))
         #expect(server.requests.count == 2)
 
+        clock.move(to: beforeSecond.adding(microseconds: 9_999_000))
         #expect(await flush.execute().status == .backingOff, "part way through Retry-After")
         #expect(server.requests.count == 2)
 
         // 413 on 10 → halves of 5; 413 on the first half → 2 + 3; then 200 for the rest.
-        try await Self.sleep(until: secondRetry)
+        clock.move(to: secondRetry.adding(microseconds: 1_000))
         let third = await flush.execute()
         #expect(third.status == .drained)
         #expect(third.sent == 10 && third.dropped == 0 && third.remaining == 0)

@@ -34,7 +34,7 @@ public struct FlushAnalyticsQueueUseCase: Sendable {
     private let logger: Logger
     private let metrics = DeviceMetrics()
     private let state = FlushState()
-    private let clock = ContinuousClock()
+    private let clock: FlushClock
 
     /// - Parameters:
     ///   - queue: The device's `analytics_queue`.
@@ -44,11 +44,13 @@ public struct FlushAnalyticsQueueUseCase: Sendable {
     ///   - maxRequestBytes: Defaults to 500 KB, Segment's limit per request (before compression).
     ///   - backoff: Defaults to 1 s doubling up to 5 minutes, with jitter.
     ///   - logger: Defaults to a logger labelled `tally.device`.
+    ///   - clock: Defaults to the system's.
     public init(
         queue: SQLiteEventQueue, settings: SQLiteAnalyticsSettings, transport: any CollectorTransport,
         batchSize: Int = 100, maxRequestBytes: Int = 500 * 1024, backoff: FlushBackoff = FlushBackoff(),
-        logger: Logger = Logger(label: "tally.device")
+        logger: Logger = Logger(label: "tally.device"), clock: FlushClock = .system
     ) {
+        self.clock = clock
         self.queue = queue
         self.settings = settings
         self.transport = transport
@@ -74,7 +76,7 @@ public struct FlushAnalyticsQueueUseCase: Sendable {
         } catch {
             return storageFailure(error, FlushReport(status: .drained))
         }
-        if let pending = state.pendingBackoff(now: clock.now) {
+        if let pending = state.pendingBackoff(now: clock.elapsed()) {
             var report = FlushReport(status: .backingOff)
             report.nextRetryAt = pending.nextRetryAt
             return report
@@ -149,8 +151,8 @@ public struct FlushAnalyticsQueueUseCase: Sendable {
             let failures = state.recordFailure()
             var random = SystemRandomNumberGenerator()
             let delay = backoff.delay(afterFailures: failures, retryAfter: retryAfter, using: &random)
-            let nextRetryAt = Timestamp.now().adding(microseconds: EnqueueAnalyticsEventUseCase.microseconds(delay))
-            state.scheduleRetry(at: clock.now.advanced(by: delay), wallClock: nextRetryAt)
+            let nextRetryAt = clock.now().adding(microseconds: EnqueueAnalyticsEventUseCase.microseconds(delay))
+            state.scheduleRetry(at: clock.elapsed() + delay, wallClock: nextRetryAt)
             metrics.flushRetries.increment()
             logger.info("analytics: flush paused after failure \(failures) (\(reason)); retrying after \(nextRetryAt)")
             report.status = .retryScheduled(reason: reason)

@@ -8,8 +8,9 @@ import Tally
 final class FlushState: Sendable {
     struct Backoff: Sendable {
         var consecutiveFailures = 0
-        /// No request before this instant.
-        var deadline: ContinuousClock.Instant?
+        /// No request before this time on the flush's monotonic clock
+        /// (``FlushClock/elapsed``).
+        var deadline: Duration?
         /// The same instant on the wall clock, for reports.
         var nextRetryAt: Timestamp?
     }
@@ -35,7 +36,7 @@ final class FlushState: Sendable {
     }
 
     /// The backoff's deadline when it has not passed yet.
-    func pendingBackoff(now: ContinuousClock.Instant) -> Backoff? {
+    func pendingBackoff(now: Duration) -> Backoff? {
         state.withLock { state in
             guard let deadline = state.backoff.deadline, deadline > now else { return nil }
             return state.backoff
@@ -50,7 +51,7 @@ final class FlushState: Sendable {
         }
     }
 
-    func scheduleRetry(at deadline: ContinuousClock.Instant, wallClock: Timestamp) {
+    func scheduleRetry(at deadline: Duration, wallClock: Timestamp) {
         state.withLock { state in
             state.backoff.deadline = deadline
             state.backoff.nextRetryAt = wallClock

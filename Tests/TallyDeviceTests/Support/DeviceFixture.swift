@@ -29,18 +29,20 @@ struct DeviceFixture: Sendable {
                                      maxQueueSize: maxQueueSize, maxAge: maxAge)
     }
 
-    func flush(to server: LocalHTTPServer, batchSize: Int = 100, initialBackoff: Duration = .milliseconds(50)) -> FlushAnalyticsQueueUseCase {
-        flush(to: server.baseURL, batchSize: batchSize, initialBackoff: initialBackoff)
+    func flush(to server: LocalHTTPServer, batchSize: Int = 100, initialBackoff: Duration = .milliseconds(50),
+               clock: FlushClock = .system) -> FlushAnalyticsQueueUseCase {
+        flush(to: server.baseURL, batchSize: batchSize, initialBackoff: initialBackoff, clock: clock)
     }
 
-    func flush(to url: URL, batchSize: Int = 100, initialBackoff: Duration = .milliseconds(50)) -> FlushAnalyticsQueueUseCase {
+    func flush(to url: URL, batchSize: Int = 100, initialBackoff: Duration = .milliseconds(50),
+               clock: FlushClock = .system) -> FlushAnalyticsQueueUseCase {
         var backoff = FlushBackoff()
         backoff.initialDelay = initialBackoff
         var configuration = HTTPCollectorTransport.Configuration(collectorURL: url, writeKey: DeviceFixture.writeKey)
         configuration.timeout = .seconds(5)
         return FlushAnalyticsQueueUseCase(queue: queue, settings: settings,
                                           transport: HTTPCollectorTransport(configuration: configuration),
-                                          batchSize: batchSize, backoff: backoff)
+                                          batchSize: batchSize, backoff: backoff, clock: clock)
     }
 
     /// Queues `count` distinct valid events and returns their ids in queue order.
