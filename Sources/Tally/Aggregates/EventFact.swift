@@ -39,8 +39,13 @@ public struct EventFact: Sendable, Hashable {
         ("success", ["auth_login_attempt"]),
     ]
 
-    /// The event properties a fact carries, by wire key.
-    public static var propertyKeys: [String] { propertyEventTypes.map(\.key) }
+    /// The event types whose aggregate reads property `key` of ``propertyEventTypes``.
+    public static func eventTypes(readingProperty key: String) -> [String] {
+        guard let entry = propertyEventTypes.first(where: { $0.key == key }) else {
+            preconditionFailure("EventFact.propertyEventTypes has no property \(key)")
+        }
+        return entry.eventTypes
+    }
 
     /// Builds the fact of a stored event (for backends that hold typed events).
     public init(_ event: EnrichedEvent) {

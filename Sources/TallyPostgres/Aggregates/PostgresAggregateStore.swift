@@ -30,28 +30,31 @@ public struct PostgresAggregateStore: AggregateStore {
     /// Each property is read only for the event types whose aggregate uses it
     /// (``DayAggregates``): the JSON lookups are most of the query's cost, and half
     /// the events are of types no aggregate reads past their user. Elsewhere the
-    /// field is `nil`. The cross-backend test compares every aggregate with SQLite's,
-    /// which projects every property, so a type missing here would show.
+    /// field is `nil`. The types come from ``EventFact/propertyEventTypes``, as
+    /// SQLite's read's do, and the cross-backend test compares every aggregate
+    /// with SQLite's.
     static let factsSQL = """
         SELECT timestamp, event_type::text, service::text, user_id,
-               CASE WHEN event_type IN ('task_completed', 'api_request') AND jsonb_typeof(p->'duration_ms') = 'number'
+               CASE WHEN \(readsProperty("duration_ms")) AND jsonb_typeof(p->'duration_ms') = 'number'
                     THEN (p->>'duration_ms')::float8 END,
-               CASE WHEN event_type = 'api_request' AND jsonb_typeof(p->'status_code') = 'number'
+               CASE WHEN \(readsProperty("status_code")) AND jsonb_typeof(p->'status_code') = 'number'
                          AND strpos(p->>'status_code', '.') = 0 AND length(p->>'status_code') <= 18
                     THEN (p->>'status_code')::int8 END,
-               CASE WHEN event_type = 'api_request' AND jsonb_typeof(p->'method') = 'string' THEN p->>'method' END,
-               CASE WHEN event_type = 'api_request' AND jsonb_typeof(p->'route') = 'string' THEN p->>'route' END,
-               CASE WHEN event_type IN ('integration_connected', 'integration_disconnected', 'integration_used', 'integration_error',
-                                        'oauth_flow_started', 'oauth_flow_completed')
-                         AND jsonb_typeof(p->'provider') = 'string' THEN p->>'provider' END,
-               CASE WHEN event_type = 'application_error' AND jsonb_typeof(p->'error_type') = 'string' THEN p->>'error_type' END,
-               CASE WHEN event_type IN ('cocoon_registered', 'cocoon_connected', 'cocoon_disconnected', 'cocoon_claimed',
-                                        'cocoon_setup_token_created', 'cocoon_setup_token_used')
-                         AND jsonb_typeof(p->'cocoon_id') = 'string' THEN p->>'cocoon_id' END,
-               CASE WHEN event_type = 'auth_login_attempt' AND jsonb_typeof(p->'success') = 'boolean' THEN (p->>'success')::bool END
+               CASE WHEN \(readsProperty("method")) AND jsonb_typeof(p->'method') = 'string' THEN p->>'method' END,
+               CASE WHEN \(readsProperty("route")) AND jsonb_typeof(p->'route') = 'string' THEN p->>'route' END,
+               CASE WHEN \(readsProperty("provider")) AND jsonb_typeof(p->'provider') = 'string' THEN p->>'provider' END,
+               CASE WHEN \(readsProperty("error_type")) AND jsonb_typeof(p->'error_type') = 'string' THEN p->>'error_type' END,
+               CASE WHEN \(readsProperty("cocoon_id")) AND jsonb_typeof(p->'cocoon_id') = 'string' THEN p->>'cocoon_id' END,
+               CASE WHEN \(readsProperty("success")) AND jsonb_typeof(p->'success') = 'boolean' THEN (p->>'success')::bool END
         FROM analytics_events, LATERAL (SELECT data->'properties' AS p) AS properties
         WHERE timestamp >= $1 AND timestamp < $2
         """
+
+    /// `event_type IN (…)`: the types whose aggregate reads property `key`
+    /// (``EventFact/propertyEventTypes``, which SQLite's read follows too).
+    private static func readsProperty(_ key: String) -> String {
+        "event_type IN (" + EventFact.eventTypes(readingProperty: key).map { "'\($0)'" }.joined(separator: ", ") + ")"
+    }
 
     public func facts(onDay day: Timestamp) async throws -> [EventFact] {
         let start = day.startOfDay
