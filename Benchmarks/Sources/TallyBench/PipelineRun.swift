@@ -36,13 +36,7 @@ struct PipelineRun {
     /// written in transactions of `batchSize`, as the worker and the HTTP ingest's
     /// group commit call it. What the pipeline adds is the difference.
     static func storeOnly(_ events: [EnrichedEvent], databasePath: String, batchSize: Int, cacheKiB: Int) async throws -> PipelineRun {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
-        var databaseConfiguration = SQLiteDatabase.Configuration()
-        databaseConfiguration.cacheSizeKiB = cacheKiB
-        let database = try SQLiteDatabase(path: databasePath, configuration: databaseConfiguration)
-        try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database))
-            .migrate(phases: [.pre, .post])
-        let store = SQLiteEventStore(database: database)
+        let store = SQLiteEventStore(database: try await freshDatabase(at: databasePath, cacheKiB: cacheKiB))
         let batches = stride(from: 0, to: events.count, by: batchSize).map { start in
             store.prepare(Array(events[start..<min(start + batchSize, events.count)]))
         }
@@ -100,6 +94,17 @@ struct PipelineRun {
         return run
     }
 
+    /// An empty, migrated database at `path` (any file there is removed first).
+    static func freshDatabase(at path: String, cacheKiB: Int) async throws -> SQLiteDatabase {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        var configuration = SQLiteDatabase.Configuration()
+        configuration.cacheSizeKiB = cacheKiB
+        let database = try SQLiteDatabase(path: path, configuration: configuration)
+        try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database))
+            .migrate(phases: [.pre, .post])
+        return database
+    }
+
     /// A fresh database, migrated, and a pipeline whose worker runs in a ServiceGroup.
     private struct Setup {
         let database: SQLiteDatabase
@@ -111,12 +116,7 @@ struct PipelineRun {
         let task: Task<Void, any Error>
 
         init(databasePath: String, cacheKiB: Int, configure: (inout AnalyticsConfiguration) -> Void) async throws {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
-            var databaseConfiguration = SQLiteDatabase.Configuration()
-            databaseConfiguration.cacheSizeKiB = cacheKiB
-            database = try SQLiteDatabase(path: databasePath, configuration: databaseConfiguration)
-            try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database))
-                .migrate(phases: [.pre, .post])
+            database = try await PipelineRun.freshDatabase(at: databasePath, cacheKiB: cacheKiB)
             store = SQLiteEventStore(database: database)
 
             var logger = Logger(label: "tally.bench")

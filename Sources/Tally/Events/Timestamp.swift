@@ -35,6 +35,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         Timestamp(microsecondsSinceEpoch: microsecondsSinceEpoch + microseconds)
     }
 
+    /// This instant moved by `duration`, truncated to the microsecond.
+    public func adding(_ duration: Duration) -> Timestamp {
+        let (seconds, attoseconds) = duration.components
+        return adding(microseconds: seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
+    }
+
     public func adding(days: Int) -> Timestamp {
         adding(microseconds: Int64(days) * Self.microsecondsPerDay)
     }

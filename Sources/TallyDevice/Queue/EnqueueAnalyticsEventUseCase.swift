@@ -85,7 +85,7 @@ public struct EnqueueAnalyticsEventUseCase: Sendable {
         try await queue.enqueue([enriched])
         metrics.enqueued.increment()
 
-        let cutoff = enriched.receivedAt.adding(microseconds: -Self.microseconds(maxAge))
+        let cutoff = enriched.receivedAt.adding(.zero - maxAge)
         let trimmed = try await queue.trim(maxCount: maxQueueSize, olderThan: cutoff)
         if trimmed > 0 {
             metrics.trimmed.increment(by: Int64(trimmed))
@@ -101,10 +101,5 @@ public struct EnqueueAnalyticsEventUseCase: Sendable {
         let now = Timestamp.now()
         return EnrichedEvent(stamping: event.payload, eventID: EventID.generate(at: now), timestamp: now, receivedAt: now,
                              service: service, userID: userID, scope: AnalyticsContext.current, context: context)
-    }
-
-    static func microseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
     }
 }

@@ -151,7 +151,7 @@ public struct FlushAnalyticsQueueUseCase: Sendable {
             let failures = state.recordFailure()
             var random = SystemRandomNumberGenerator()
             let delay = backoff.delay(afterFailures: failures, retryAfter: retryAfter, using: &random)
-            let nextRetryAt = clock.now().adding(microseconds: EnqueueAnalyticsEventUseCase.microseconds(delay))
+            let nextRetryAt = clock.now().adding(delay)
             state.scheduleRetry(at: clock.elapsed() + delay, wallClock: nextRetryAt)
             metrics.flushRetries.increment()
             logger.info("analytics: flush paused after failure \(failures) (\(reason)); retrying after \(nextRetryAt)")

@@ -20,8 +20,7 @@ final class ManualFlushClock: Sendable {
 
     /// The wall-clock time now.
     var now: Timestamp {
-        let elapsed = elapsed.withLock { $0 }.components
-        return origin.adding(microseconds: elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000)
+        origin.adding(elapsed.withLock { $0 })
     }
 
     /// Moves the clock to `time` on the wall clock (never backwards).
