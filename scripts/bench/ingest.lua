@@ -1,6 +1,8 @@
 -- wrk script for tally serve's /v1/batch: every request carries 100 distinct,
 -- realistic api_request events (about 400 bytes of JSON each), so nothing is
--- deduplicated and every event is a new row. TALLY_WRITE_KEY names the key.
+-- deduplicated and every event is a new row. Their timestamps move forward 3 ms
+-- an event (per wrk thread), so rows arrive roughly in time order, as DESIGN.md
+-- §8's reference rows do and as live traffic does. TALLY_WRITE_KEY names the key.
 local key = os.getenv("TALLY_WRITE_KEY") or ""
 local b64chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 local function base64(data)
@@ -37,13 +39,14 @@ function request()
     local n = counter * 100 + i
     local r = n % 5 + 1
     local ms = (n * 7919) % 1000
-    local s = (n * 13) % 86400
+    local t = n * 3 % 86400000 -- milliseconds into the day: 3 ms apart, in order
+    local s = math.floor(t / 1000)
     parts[i] = string.format(
       '{"type":"track","event":"api_request","userId":"u_%08x","messageId":"bench-%d-%d","timestamp":"2026-11-20T%02d:%02d:%02d.%03dZ",' ..
       '"properties":{"method":"%s","route":"%s","status_code":%d,"duration_ms":%d.%d},' ..
       '"context":{"service":"api","sessionId":"s_%06x","library":{"name":"analytics-swift","version":"1.5.11"},' ..
       '"os":{"name":"iOS","version":"18.1"},"app":{"version":"2.3.1","build":"231"},"locale":"en-GB"}}',
-      n % 5000, thread_id, n, math.floor(s / 3600), math.floor(s % 3600 / 60), s % 60, ms,
+      n % 5000, thread_id, n, math.floor(s / 3600), math.floor(s % 3600 / 60), s % 60, t % 1000,
       methods[r], routes[r], (n % 50 == 0) and 503 or ((n % 17 == 0) and 404 or 200), math.floor(ms / 10) + 3, ms % 10, n % 40000)
   end
   return wrk.format(nil, "/v1/batch", nil, '{"batch":[' .. table.concat(parts, ",") .. ']}')
