@@ -48,10 +48,9 @@ public protocol PreparedWriteSink: EventSink {
     /// - Returns: for each batch, how many of its events were newly stored (a
     ///   duplicate of an event earlier in the same call counts as a duplicate).
     func write(prepared batches: [PreparedBatch]) async throws -> [Int]
-    /// How many `write(prepared:)` calls may usefully run at once. A store with
-    /// one writer (SQLite) gains nothing from a second; a server's second
-    /// transaction sends its rows while the first waits for its commit to reach
-    /// disk.
+    /// How many `write(prepared:)` calls may usefully run at once: with two, the
+    /// second inserts its rows while the first waits for its commit to reach disk
+    /// (a server's commit; SQLite's sync of its log, done outside the lock).
     var concurrentWriteLimit: Int { get }
 }
 

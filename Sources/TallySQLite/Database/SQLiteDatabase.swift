@@ -3,24 +3,41 @@ import GRDB
 import Tally
 
 /// One SQLite file opened for Tally: WAL mode, a busy timeout so concurrent
-/// writers (a second migrator, another process) wait instead of failing, and full
-/// fsync on commit so an acknowledged batch survives a crash or power loss.
+/// writers (a second migrator, another process) wait instead of failing, and
+/// every write synced to disk before it returns, so an acknowledged batch
+/// survives a crash or power loss (``WALSync`` does the sync outside the write
+/// lock).
 public final class SQLiteDatabase: Sendable {
     /// How to open the file.
     public struct Configuration: Sendable {
         /// How long a writer waits for another one before giving up. Defaults to 30 s.
         public var busyTimeout: Double = 30
-        /// SQLite's `synchronous` pragma. `FULL` survives power loss; `NORMAL` only
-        /// process crashes. Defaults to `FULL`.
+        /// SQLite's `synchronous` pragma. `FULL` (and `EXTRA`): a write returns once
+        /// it is on disk, so it survives power loss; `NORMAL` survives a crash of
+        /// the process only. Defaults to `FULL`.
         public var synchronous: String = "FULL"
+
+        /// Whether each write waits for the disk.
+        var syncsEveryWrite: Bool { ["FULL", "EXTRA", "2", "3"].contains(synchronous.uppercased()) }
         /// Page cache per connection in KiB. Defaults to 65,536 (64 MiB).
         public var cacheSizeKiB: Int = 65_536
+        /// How many pages the write-ahead log grows to before a commit copies it
+        /// into the main file. Defaults to 10,000 (about 40 MB), not SQLite's 1,000:
+        /// small commits (an ingest group, a worker batch) rewrite the same index
+        /// pages again and again, and a longer log lets one checkpoint write each
+        /// page once instead of once per 1,000 frames.
+        public var walAutocheckpointPages: Int = 10_000
+        /// The size in bytes the log file is cut back to after a checkpoint empties
+        /// it, so a burst does not leave a 40 MB file behind. Defaults to 4 MiB.
+        public var walSizeLimitBytes: Int = 4 << 20
 
         public init() {}
     }
 
     public let path: String
     let pool: DatabasePool
+    /// Syncs each write's commit to disk, when the configuration asks for that.
+    let walSync: WALSync?
 
     /// Opens (creating if needed) the database at `path`.
     ///
@@ -34,25 +51,57 @@ public final class SQLiteDatabase: Sendable {
         }
         var config = GRDB.Configuration()
         config.busyMode = .timeout(configuration.busyTimeout)
-        let synchronous = configuration.synchronous
-        let cacheSize = configuration.cacheSizeKiB
+        let pragmas = """
+            PRAGMA cache_size = -\(configuration.cacheSizeKiB);
+            PRAGMA wal_autocheckpoint = \(configuration.walAutocheckpointPages);
+            PRAGMA journal_size_limit = \(configuration.walSizeLimitBytes)
+            """
         config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous); PRAGMA cache_size = -\(cacheSize)")
+            try db.execute(sql: pragmas)
         }
+        // GRDB sets the writer's `synchronous` to NORMAL once the pool is open
+        // (after `prepareDatabase`), so it is set here, after that. With FULL the
+        // writer keeps NORMAL and `WALSync` syncs each commit off the lock.
+        walSync = configuration.syncsEveryWrite ? WALSync(databasePath: path) : nil
+        let writerSynchronous = configuration.syncsEveryWrite ? "NORMAL" : configuration.synchronous
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(writerSynchronous)")
+            }
         } catch let error as DatabaseError {
             throw SQLiteStoreError.cannotOpen(path, reason: Self.explain(error))
         }
     }
 
-    /// Reads and writes in one exclusive transaction.
+    /// The writer connection's `synchronous` setting (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
+    public func writerSynchronousSetting() async throws -> Int {
+        try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// Commits counted, and the last of them known to be on disk; nil when
+    /// writes do not wait for the disk.
+    public var syncProgress: (commits: UInt64, synced: UInt64)? { walSync?.progress }
+
+    /// Reads and writes in one exclusive transaction, and returns once it is
+    /// on disk (with `synchronous = FULL`).
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let result: T
         do {
-            return try await pool.write(body)
+            result = try await pool.write(body)
         } catch let error as DatabaseError {
             throw SQLiteStoreError.from(error, path: path)
         }
+        try await walSync?.waitForCommitsToReachDisk()
+        return result
+    }
+
+    /// Runs `body` with the writer outside a transaction (it opens its own), and
+    /// returns once what it committed is on disk.
+    func writeWithoutTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let result = try await pool.writeWithoutTransaction(body)
+        try await walSync?.waitForCommitsToReachDisk()
+        return result
     }
 
     /// Reads from a consistent snapshot, concurrently with writes.

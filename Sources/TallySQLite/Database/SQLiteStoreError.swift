@@ -27,6 +27,15 @@ public struct SQLiteStoreError: Error, Sendable, CustomStringConvertible {
         SQLiteStoreError(code: .cannotOpen, path: path, message: "cannot open the SQLite database \(path): \(reason)")
     }
 
+    /// The write committed but its write-ahead log could not be synced to disk:
+    /// it may not survive a power loss, so it is not acknowledged.
+    static func syncFailed(_ logPath: String, reason: String) -> SQLiteStoreError {
+        SQLiteStoreError(code: .failed, path: logPath, message: """
+            could not sync \(logPath) to disk (\(reason)); the write is not acknowledged — check the disk, then retry \
+            (a retry of the same events is stored once)
+            """)
+    }
+
     static func from(_ error: DatabaseError, path: String) -> SQLiteStoreError {
         let message = error.message ?? "\(error.resultCode)"
         if message.hasPrefix("no such table") {

@@ -78,7 +78,7 @@ public struct SQLiteMigrationTarget: MigrationTarget {
                                  message: "this database was opened for inspection only; nothing was changed")
         }
         do {
-            return try await database.pool.writeWithoutTransaction { db in
+            return try await database.writeWithoutTransaction { db in
                 var applied = false
                 try db.inTransaction(.immediate) {
                     try db.execute(sql: """

@@ -31,6 +31,11 @@ public struct SQLiteEventStore: EventStore, PreparedWriteSink {
         ON CONFLICT (day) DO UPDATE SET marked_at = max(marked_at, excluded.marked_at)
         """
 
+    /// Two when each write waits for the disk: one group inserts while the last
+    /// one's commit is synced (``WALSync``); SQLite still takes one transaction
+    /// at a time.
+    public var concurrentWriteLimit: Int { database.walSync == nil ? 1 : 2 }
+
     @discardableResult
     public func write(_ events: [EnrichedEvent]) async throws -> Int {
         guard !events.isEmpty else { return 0 }

@@ -6,11 +6,12 @@ import Tally
 /// requests queue their events and wait; one loop writes everything queued
 /// (up to `maxEventsPerWrite`) in one `write`, then answers each request. With
 /// a store that syncs every commit to disk, that is one sync per group rather
-/// than one per request. A store that can take two writes at once (PostgreSQL,
-/// ``PreparedWriteSink/concurrentWriteLimit``) gets the next group while the
-/// last one commits: its rows travel and are inserted during that sync, and
-/// only its last step (marking today dirty, a row both groups update) waits for
-/// the earlier commit.
+/// than one per request. A store that can take two writes at once
+/// (``PreparedWriteSink/concurrentWriteLimit``) gets the next group while the
+/// last one's commit reaches disk: on PostgreSQL its rows travel and are
+/// inserted during that sync, and only its last step (marking today dirty, a row
+/// both groups update) waits for the earlier commit; on SQLite it takes the
+/// write lock the last group released before its sync (``WALSync``).
 ///
 /// Run it as a Service before the HTTP server (so it stops after it): on
 /// graceful shutdown it writes what is queued, then returns.

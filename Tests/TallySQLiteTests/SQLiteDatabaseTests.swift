@@ -1,0 +1,59 @@
+import Tally
+import TallySQLite
+import TallyTesting
+import Testing
+
+@Suite("SQLite database: durability settings")
+struct SQLiteDatabaseTests {
+    static func migratedStore(_ directory: TemporaryDirectory, configuration: SQLiteDatabase.Configuration = .init()) async throws -> SQLiteEventStore {
+        let database = try SQLiteDatabase(path: directory.file("tally.sqlite"), configuration: configuration)
+        _ = try await Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre, .post])
+        return SQLiteEventStore(database: database)
+    }
+
+    @Test("with synchronous FULL every write returns after a sync of the log that covers its commit")
+    func fullSyncsEveryCommitBeforeReturning() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try await Self.migratedStore(directory)
+        // The writer commits without syncing; the sync comes after, off the lock.
+        #expect(try await store.database.writerSynchronousSetting() == 1)
+        let before = try #require(store.database.syncProgress)
+        #expect(before.synced == before.commits)
+
+        let start = Timestamp(iso8601: "2026-11-23T08:00:00Z")!
+        let stored = try await withThrowingTaskGroup(of: (Int, UInt64).self) { group in
+            for writer in 0..<16 {
+                group.addTask {
+                    let time = start.adding(microseconds: Int64(writer) * 1_000_000)
+                    let newly = try await store.write([CatalogueExamples.event(.authLogout, at: time, seed: UInt64(writer))])
+                    // Its commit is numbered after the ones before the test, and it
+                    // returned only once a sync covered that number.
+                    return (newly, store.database.syncProgress!.synced)
+                }
+            }
+            var results: [(Int, UInt64)] = []
+            for try await result in group { results.append(result) }
+            return results
+        }
+        #expect(stored.map(\.0).reduce(0, +) == 16)
+        #expect(stored.allSatisfy { $0.1 > before.commits })
+        let after = try #require(store.database.syncProgress)
+        #expect(after.commits == before.commits + 16)
+        #expect(after.synced == after.commits)
+        #expect(try await store.count() == 16)
+    }
+
+    @Test("a synchronous setting other than FULL reaches the writer (GRDB's own NORMAL does not override it)")
+    func otherSettingsReachTheWriter() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = SQLiteDatabase.Configuration()
+        configuration.synchronous = "OFF"
+        let store = try await Self.migratedStore(directory, configuration: configuration)
+        #expect(try await store.database.writerSynchronousSetting() == 0)
+        #expect(store.database.syncProgress == nil)
+        let written = try await store.write([CatalogueExamples.event(.authLogout, at: Timestamp(iso8601: "2026-11-23T08:00:00Z")!)])
+        #expect(written == 1)
+    }
+}
