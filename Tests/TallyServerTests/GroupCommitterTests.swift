@@ -72,6 +72,41 @@ struct GroupCommitterTests {
         await #expect(throws: CancellationError.self) { try await committer.write(Self.events(5, request: 99)) }
     }
 
+    @Test("the next group commits while the last one's commit is reaching disk; a request is answered only once its commit is on disk")
+    func answersAfterTheSync() async throws {
+        let sink = GatedSyncSink()
+        let committer = GroupCommitter(preparing: sink, maxEventsPerWrite: 5)
+        let answers = Answers()
+        for request in 0..<2 {
+            Task {
+                let answer: Result<Int, any Error>
+                do { answer = .success(try await committer.write(Self.events(5, request: request))) } catch { answer = .failure(error) }
+                answers.list.withLock { $0.append(answer) }
+            }
+        }
+        #expect(await eventually(timeout: .seconds(30)) { committer.queuedRequests == 2 })
+        let services = RunningServices([committer])
+        // Both groups committed, though the first one's sync has not finished.
+        #expect(await eventually(timeout: .seconds(30)) { sink.committedGroups == 2 })
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(answers.list.withLock { $0.isEmpty }, "no request answered before its commit is on disk")
+
+        sink.finishSyncs(failing: false)
+        #expect(await eventually(timeout: .seconds(30)) { answers.list.withLock { $0.count } == 2 })
+        #expect(try answers.list.withLock { $0 }.map { try $0.get() } == [5, 5])
+        try await services.shutDown()
+    }
+
+    @Test("a commit that cannot be synced to disk fails each request of its group")
+    func failedSyncFailsTheGroup() async throws {
+        let sink = GatedSyncSink()
+        let committer = GroupCommitter(preparing: sink, maxEventsPerWrite: 5)
+        let services = RunningServices([committer])
+        sink.finishSyncs(failing: true)
+        await #expect(throws: GatedSyncSink.SyncFailed.self) { try await committer.write(Self.events(5, request: 0)) }
+        try await services.shutDown()
+    }
+
     /// A committer over a ``SlowSink`` with `count` requests of 5 events each
     /// queued (each from a task of its own), before its loop runs: a next group is
     /// always waiting. One request a group, so that there is one to overlap.
@@ -121,6 +156,45 @@ final class SlowSink: PreparedWriteSink, Sendable {
             s.written += batches.reduce(0) { $0 + $1.count }
         }
         return batches.map(\.count)
+    }
+
+    func write(_ events: [EnrichedEvent]) async throws -> Int {
+        try await write(prepared: [events])[0]
+    }
+}
+
+/// Commits at once, and reaches disk only when the test says so (or fails to).
+final class GatedSyncSink: PreparedWriteSink, Sendable {
+    struct SyncFailed: Error {}
+    private struct State { var committed = 0, syncs: Bool? = nil }
+    private let state = Mutex(State())
+
+    var committedGroups: Int { state.withLock { $0.committed } }
+
+    /// Lets every sync, waiting or to come, finish: successfully, or with ``SyncFailed``.
+    func finishSyncs(failing: Bool) { state.withLock { $0.syncs = !failing } }
+
+    func prepare(_ events: [EnrichedEvent]) -> [EnrichedEvent] { events }
+
+    func writeCommitted(prepared batches: [[EnrichedEvent]]) async throws -> (counts: [Int], onDisk: DiskSync) {
+        state.withLock { $0.committed += 1 }
+        return (batches.map(\.count), DiskSync { [self] in try await syncGate() })
+    }
+
+    private func syncGate() async throws {
+        while true {
+            switch state.withLock({ $0.syncs }) {
+            case nil: try await Task.sleep(for: .milliseconds(5))
+            case true?: return
+            case false?: throw SyncFailed()
+            }
+        }
+    }
+
+    func write(prepared batches: [[EnrichedEvent]]) async throws -> [Int] {
+        let (counts, onDisk) = try await writeCommitted(prepared: batches)
+        try await onDisk.wait()
+        return counts
     }
 
     func write(_ events: [EnrichedEvent]) async throws -> Int {

@@ -48,12 +48,39 @@ public protocol PreparedWriteSink: EventSink {
     /// - Returns: for each batch, how many of its events were newly stored (a
     ///   duplicate of an event earlier in the same call counts as a duplicate).
     func write(prepared batches: [PreparedBatch]) async throws -> [Int]
-    /// How many `write(prepared:)` calls may usefully run at once: with two, the
-    /// second inserts its rows while the first waits for its commit to reach disk
-    /// (a server's commit; SQLite's sync of its log, done outside the lock).
+    /// Writes the batches in one transaction like ``write(prepared:)``, but returns
+    /// as soon as it is committed, with the wait for that commit to reach disk: a
+    /// caller that acknowledges only after the wait can start its next write
+    /// first. By default the write is on disk when it returns.
+    func writeCommitted(prepared batches: [PreparedBatch]) async throws -> (counts: [Int], onDisk: DiskSync)
+    /// How many `write(prepared:)` calls may usefully run at once. A store with
+    /// one writer (SQLite) gains nothing from a second; a server's second
+    /// transaction sends its rows while the first waits for its commit to reach
+    /// disk.
     var concurrentWriteLimit: Int { get }
 }
 
 extension PreparedWriteSink {
     public var concurrentWriteLimit: Int { 1 }
+
+    public func writeCommitted(prepared batches: [PreparedBatch]) async throws -> (counts: [Int], onDisk: DiskSync) {
+        (try await write(prepared: batches), .done)
+    }
+}
+
+/// The wait for a committed write to reach disk.
+public struct DiskSync: Sendable {
+    private let body: @Sendable () async throws -> Void
+
+    public init(_ body: @escaping @Sendable () async throws -> Void) {
+        self.body = body
+    }
+
+    /// A write that was on disk when it returned.
+    public static let done = DiskSync {}
+
+    /// Returns once the write is on disk, or throws why it could not be made so.
+    public func wait() async throws {
+        try await body()
+    }
 }

@@ -21,15 +21,6 @@ public final class SQLiteDatabase: Sendable {
         var syncsEveryWrite: Bool { ["FULL", "EXTRA", "2", "3"].contains(synchronous.uppercased()) }
         /// Page cache per connection in KiB. Defaults to 65,536 (64 MiB).
         public var cacheSizeKiB: Int = 65_536
-        /// How many pages the write-ahead log grows to before a commit copies it
-        /// into the main file. Defaults to 10,000 (about 40 MB), not SQLite's 1,000:
-        /// small commits (an ingest group, a worker batch) rewrite the same index
-        /// pages again and again, and a longer log lets one checkpoint write each
-        /// page once instead of once per 1,000 frames.
-        public var walAutocheckpointPages: Int = 10_000
-        /// The size in bytes the log file is cut back to after a checkpoint empties
-        /// it, so a burst does not leave a 40 MB file behind. Defaults to 4 MiB.
-        public var walSizeLimitBytes: Int = 4 << 20
 
         public init() {}
     }
@@ -51,13 +42,9 @@ public final class SQLiteDatabase: Sendable {
         }
         var config = GRDB.Configuration()
         config.busyMode = .timeout(configuration.busyTimeout)
-        let pragmas = """
-            PRAGMA cache_size = -\(configuration.cacheSizeKiB);
-            PRAGMA wal_autocheckpoint = \(configuration.walAutocheckpointPages);
-            PRAGMA journal_size_limit = \(configuration.walSizeLimitBytes)
-            """
+        let cacheSize = configuration.cacheSizeKiB
         config.prepareDatabase { db in
-            try db.execute(sql: pragmas)
+            try db.execute(sql: "PRAGMA cache_size = -\(cacheSize)")
         }
         // GRDB sets the writer's `synchronous` to NORMAL once the pool is open
         // (after `prepareDatabase`), so it is set here, after that. With FULL the
@@ -86,22 +73,35 @@ public final class SQLiteDatabase: Sendable {
     /// Reads and writes in one exclusive transaction, and returns once it is
     /// on disk (with `synchronous = FULL`).
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let (result, onDisk) = try await writeThenSync(body)
+        try await onDisk.wait()
+        return result
+    }
+
+    /// Reads and writes in one exclusive transaction, and returns once it is
+    /// committed, with the wait for that commit to reach disk: the write lock is
+    /// free again meanwhile, so a caller can start its next write first.
+    func writeThenSync<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> (T, DiskSync) {
         let result: T
         do {
             result = try await pool.write(body)
         } catch let error as DatabaseError {
             throw SQLiteStoreError.from(error, path: path)
         }
-        try await walSync?.waitForCommitsToReachDisk()
-        return result
+        return (result, onDisk(commit: walSync?.counted()))
     }
 
     /// Runs `body` with the writer outside a transaction (it opens its own), and
     /// returns once what it committed is on disk.
     func writeWithoutTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let result = try await pool.writeWithoutTransaction(body)
-        try await walSync?.waitForCommitsToReachDisk()
+        try await onDisk(commit: walSync?.counted()).wait()
         return result
+    }
+
+    private func onDisk(commit: UInt64?) -> DiskSync {
+        guard let walSync, let commit else { return .done }
+        return DiskSync { try await walSync.waitUntilOnDisk(commit) }
     }
 
     /// Reads from a consistent snapshot, concurrently with writes.
@@ -138,3 +138,4 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 }
+

@@ -37,12 +37,17 @@ final class WALSync: Sendable {
     /// Commits counted, and the last of them known to be on disk.
     var progress: (commits: UInt64, synced: UInt64) { state.withLock { ($0.commits, $0.synced) } }
 
-    /// Returns once every commit made before this call is on disk.
-    func waitForCommitsToReachDisk() async throws {
-        let commit = state.withLock { state -> UInt64 in
+    /// Numbers a commit that has just returned; pass the number to
+    /// ``waitUntilOnDisk(_:)``.
+    func counted() -> UInt64 {
+        state.withLock { state in
             state.commits += 1
             return state.commits
         }
+    }
+
+    /// Returns once commit number `commit`, and every commit before it, is on disk.
+    func waitUntilOnDisk(_ commit: UInt64) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             queue.async { [self] in
                 do {

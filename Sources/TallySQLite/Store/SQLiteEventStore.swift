@@ -31,11 +31,6 @@ public struct SQLiteEventStore: EventStore, PreparedWriteSink {
         ON CONFLICT (day) DO UPDATE SET marked_at = max(marked_at, excluded.marked_at)
         """
 
-    /// Two when each write waits for the disk: one group inserts while the last
-    /// one's commit is synced (``WALSync``); SQLite still takes one transaction
-    /// at a time.
-    public var concurrentWriteLimit: Int { database.walSync == nil ? 1 : 2 }
-
     @discardableResult
     public func write(_ events: [EnrichedEvent]) async throws -> Int {
         guard !events.isEmpty else { return 0 }
@@ -53,9 +48,17 @@ public struct SQLiteEventStore: EventStore, PreparedWriteSink {
     }
 
     public func write(prepared batches: [PreparedBatch]) async throws -> [Int] {
-        guard batches.contains(where: { $0.rows.count > 0 }) else { return batches.map { _ in 0 } }
+        let (counts, onDisk) = try await writeCommitted(prepared: batches)
+        try await onDisk.wait()
+        return counts
+    }
+
+    /// Returns once committed; the sync of the log (``WALSync``) is left to
+    /// `onDisk`, so the next write can take the lock meanwhile.
+    public func writeCommitted(prepared batches: [PreparedBatch]) async throws -> (counts: [Int], onDisk: DiskSync) {
+        guard batches.contains(where: { $0.rows.count > 0 }) else { return (batches.map { _ in 0 }, .done) }
         let now = Timestamp.now().microsecondsSinceEpoch
-        return try await database.write { db in
+        return try await database.writeThenSync { db in
             let insert = try SQLiteRawStatement(db, sql: Self.insertSQL)
             let inserted = try batches.map { try $0.rows.insert(with: insert) }
             // In the same transaction: a refresh that starts after this commit sees

@@ -6,12 +6,14 @@ import Tally
 /// requests queue their events and wait; one loop writes everything queued
 /// (up to `maxEventsPerWrite`) in one `write`, then answers each request. With
 /// a store that syncs every commit to disk, that is one sync per group rather
-/// than one per request. A store that can take two writes at once
-/// (``PreparedWriteSink/concurrentWriteLimit``) gets the next group while the
-/// last one's commit reaches disk: on PostgreSQL its rows travel and are
-/// inserted during that sync, and only its last step (marking today dirty, a row
-/// both groups update) waits for the earlier commit; on SQLite it takes the
-/// write lock the last group released before its sync (``WALSync``).
+/// than one per request. The next group starts while the last one's commit
+/// reaches disk: on PostgreSQL (two writes at once,
+/// ``PreparedWriteSink/concurrentWriteLimit``) its rows travel and are inserted
+/// during that sync, and only its last step (marking today dirty, a row both
+/// groups update) waits for the earlier commit; on SQLite, which syncs after
+/// releasing its write lock (``PreparedWriteSink/writeCommitted(prepared:)``),
+/// it takes the lock as soon as the last group committed. A request is answered
+/// once its group is on disk.
 ///
 /// Run it as a Service before the HTTP server (so it stops after it): on
 /// graceful shutdown it writes what is queued, then returns.
@@ -37,8 +39,9 @@ final class GroupCommitter: Service, EventSink {
 
     /// Encodes a request's events on the request's own task.
     private let prepare: @Sendable ([EnrichedEvent]) -> any Sendable
-    /// Writes a group in one transaction; how many were new, per request.
-    private let commit: @Sendable ([any Sendable]) async throws -> [Int]
+    /// Writes a group in one transaction; how many were new, per request, and
+    /// the wait for the commit to reach disk.
+    private let commit: @Sendable ([any Sendable]) async throws -> (counts: [Int], onDisk: DiskSync)
     let maxEventsPerWrite: Int
     /// Groups written at once, at most.
     let concurrentWrites: Int
@@ -49,7 +52,7 @@ final class GroupCommitter: Service, EventSink {
     /// in parallel, the loop only writes.
     init<Store: PreparedWriteSink>(preparing store: Store, maxEventsPerWrite: Int = 5_000) {
         prepare = { store.prepare($0) }
-        commit = { batches in try await store.write(prepared: batches.map { $0 as! Store.PreparedBatch }) }
+        commit = { batches in try await store.writeCommitted(prepared: batches.map { $0 as! Store.PreparedBatch }) }
         self.maxEventsPerWrite = maxEventsPerWrite
         concurrentWrites = max(1, store.concurrentWriteLimit)
     }
@@ -57,7 +60,7 @@ final class GroupCommitter: Service, EventSink {
     /// Any other store: the group is written as one batch.
     init(store: any EventSink, maxEventsPerWrite: Int = 5_000) {
         prepare = { $0 }
-        commit = { batches in try await Self.writeTogether(batches.map { $0 as! [EnrichedEvent] }, to: store) }
+        commit = { batches in (try await Self.writeTogether(batches.map { $0 as! [EnrichedEvent] }, to: store), .done) }
         self.maxEventsPerWrite = maxEventsPerWrite
         concurrentWrites = 1
     }
@@ -87,8 +90,9 @@ final class GroupCommitter: Service, EventSink {
                     switch nextStep() {
                     case .write(let group):
                         writes.addTask {
-                            await self.commit(group)
+                            let written = await self.commit(group)
                             self.finishedWrite()
+                            await Self.answer(group, written)
                         }
                     case .wait where Task.isCancelled:
                         // Cancelled without a graceful shutdown (the doorbell no
@@ -133,7 +137,7 @@ final class GroupCommitter: Service, EventSink {
         while true {
             let group = state.withLock { Self.takeGroup(from: &$0.queue, maxEvents: maxEventsPerWrite) }
             if group.isEmpty { return }
-            await commit(group)
+            await Self.answer(group, await commit(group))
         }
     }
 
@@ -155,15 +159,26 @@ final class GroupCommitter: Service, EventSink {
         return Array(queue.prefix(taken))
     }
 
-    private func commit(_ group: [Waiting]) async {
+    /// Writes the group; returns once it is committed (not yet on disk).
+    private func commit(_ group: [Waiting]) async -> Result<(counts: [Int], onDisk: DiskSync), any Error> {
         do {
-            let stored = try await commit(group.map(\.batch))
+            return .success(try await commit(group.map(\.batch)))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Answers each request of the group once its commit is on disk.
+    private static func answer(_ group: [Waiting], _ written: Result<(counts: [Int], onDisk: DiskSync), any Error>) async {
+        do {
+            let (stored, onDisk) = try written.get()
             // One count per request, or a request left out of `zip` would wait
             // for ever; an error instead sends each to the durable queue
             // (`IngestWriter`), whose replay skips what the store did keep.
             guard stored.count == group.count else {
                 throw MiscountedWrite(batches: group.count, counts: stored.count)
             }
+            try await onDisk.wait()
             for (waiting, count) in zip(group, stored) { waiting.continuation.resume(returning: count) }
         } catch {
             for waiting in group { waiting.continuation.resume(throwing: error) }
