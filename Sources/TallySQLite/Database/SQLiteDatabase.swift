@@ -16,11 +16,11 @@ public final class SQLiteDatabase: Sendable {
         /// it is on disk, so it survives power loss; `NORMAL` survives a crash of
         /// the process only. Defaults to `FULL`.
         public var synchronous: String = "FULL"
+        /// Page cache per connection in KiB. Defaults to 65,536 (64 MiB).
+        public var cacheSizeKiB: Int = 65_536
 
         /// Whether each write waits for the disk.
         var syncsEveryWrite: Bool { ["FULL", "EXTRA", "2", "3"].contains(synchronous.uppercased()) }
-        /// Page cache per connection in KiB. Defaults to 65,536 (64 MiB).
-        public var cacheSizeKiB: Int = 65_536
 
         public init() {}
     }
@@ -138,4 +138,3 @@ public final class SQLiteDatabase: Sendable {
         }
     }
 }
-
