@@ -1,5 +1,5 @@
 import Tally
-import TallySQLite
+@testable import TallySQLite
 import TallyTesting
 import Testing
 

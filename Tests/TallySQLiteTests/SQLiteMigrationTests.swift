@@ -131,8 +131,10 @@ struct SQLiteMigrationTests {
         #expect(status.entries.first { $0.id == "0050_broken" }?.state == .pending)
     }
 
-    @Test("two migrators at once: each migration applied exactly once, both succeed")
-    func concurrentMigrators() async throws {
+    /// With a `synchronous` other than the default the database sets it on the
+    /// writer as it opens, while the other migrator may hold the new file's lock.
+    @Test("two migrators at once: each migration applied exactly once, both succeed", arguments: ["FULL", "OFF"])
+    func concurrentMigrators(synchronous: String) async throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         let path = directory.file("tally.sqlite")
@@ -148,7 +150,9 @@ struct SQLiteMigrationTests {
         let results = try await withThrowingTaskGroup(of: [Migration].self) { group in
             for _ in 0..<2 {
                 group.addTask {
-                    let database = try SQLiteDatabase(path: path)
+                    var configuration = SQLiteDatabase.Configuration()
+                    configuration.synchronous = synchronous
+                    let database = try SQLiteDatabase(path: path, configuration: configuration)
                     return try await Migrator(migrations: migrations, target: SQLiteMigrationTarget(database: database)).migrate(phases: [.pre, .post])
                 }
             }

@@ -53,27 +53,38 @@ public final class SQLiteDatabase: Sendable {
         let writerSynchronous = configuration.syncsEveryWrite ? "NORMAL" : configuration.synchronous
         do {
             pool = try DatabasePool(path: path, configuration: config)
-            // Only when it differs from GRDB's: run while another connection
-            // migrates the same new file, this statement can fail at once with
-            // "database is locked" (seen in the two-migrators test).
             if writerSynchronous.uppercased() != "NORMAL" {
-                try pool.writeWithoutTransaction { db in
-                    try db.execute(sql: "PRAGMA synchronous = \(writerSynchronous)")
-                }
+                try Self.setSynchronous(writerSynchronous, on: pool, retryingFor: configuration.busyTimeout)
             }
         } catch let error as DatabaseError {
             throw SQLiteStoreError.cannotOpen(path, reason: Self.explain(error))
         }
     }
 
+    /// Sets the writer's `synchronous`. Run while another connection migrates the
+    /// same new file, the statement can fail at once with "database is locked",
+    /// without SQLite's busy wait (seen in the two-migrators test), so it is
+    /// retried until the busy timeout, as any other statement waits.
+    private static func setSynchronous(_ value: String, on pool: DatabasePool, retryingFor seconds: Double) throws {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(seconds))
+        while true {
+            do {
+                try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(value)") }
+                return
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+        }
+    }
+
     /// The writer connection's `synchronous` setting (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
-    public func writerSynchronousSetting() async throws -> Int {
+    func writerSynchronousSetting() async throws -> Int {
         try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 
     /// Commits counted, and the last of them known to be on disk; nil when
     /// writes do not wait for the disk.
-    public var syncProgress: (commits: UInt64, synced: UInt64)? { walSync?.progress }
+    var syncProgress: (commits: UInt64, synced: UInt64)? { walSync?.progress }
 
     /// Reads and writes in one exclusive transaction, and returns once it is
     /// on disk (with `synchronous = FULL`).
@@ -97,7 +108,8 @@ public final class SQLiteDatabase: Sendable {
     }
 
     /// Runs `body` with the writer outside a transaction (it opens its own), and
-    /// returns once what it committed is on disk.
+    /// returns once what it committed is on disk. Its errors are GRDB's own, so
+    /// the caller (the migration target) can name the statement that failed.
     func writeWithoutTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let result = try await pool.writeWithoutTransaction(body)
         try await onDisk(commit: walSync?.counted()).wait()
