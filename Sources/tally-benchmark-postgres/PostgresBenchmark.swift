@@ -35,6 +35,10 @@ struct PostgresBenchmark {
         var methods: [String] = ["copy-baseline", "optimistic-copy", "unnest", "copy", "pipeline"]
         var keep = false
         var reuse = false
+        /// For `queries`: how often each aggregate question is asked, and whether
+        /// the raw questions (seconds each) are asked too.
+        var runs = 5
+        var raw = true
         var catchUp = AnalyticsConfiguration(service: "api", sink: MemoryEventStore()).catchUpBatches
 
         init(arguments: [String]) throws {
@@ -50,7 +54,9 @@ struct PostgresBenchmark {
                 case "--keep-database": keep = value == "yes"
                 case "--reuse": reuse = value == "yes"
                 case "--catch-up": catchUp = Int(value) ?? catchUp
-                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,optimistic-copy,unnest,copy,pipeline,pipeline-unnest (or refresh, or queries [--reuse yes]) --keep-database yes --catch-up N")
+                case "--runs": runs = Int(value) ?? runs
+                case "--raw": raw = value != "no"
+                default: throw Failure("unknown option \(argument); options: --database URL --events N --batch N --writers N --methods copy-baseline,optimistic-copy,unnest,copy,pipeline,pipeline-unnest (or refresh, or queries [--reuse yes] [--runs N] [--raw no]) --keep-database yes --catch-up N")
                 }
             }
         }
@@ -83,7 +89,7 @@ struct PostgresBenchmark {
         }
         if options.methods == ["queries"] {
             return try await QueryBenchmark.run(events: options.events, batch: options.batch, reuse: options.reuse, keep: options.keep,
-                                                server: server, clock: clock)
+                                                runs: options.runs, raw: options.raw, server: server, clock: clock)
         }
 
         // Realistic rows: seeded demo traffic for every catalogue event, in time order.

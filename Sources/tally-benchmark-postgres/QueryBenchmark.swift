@@ -5,14 +5,14 @@ import TallyPostgres
 import TallyTesting
 
 /// `--methods queries`: `--events` demo events (10M by default) over 30 days, every
-/// day refreshed, then each aggregate's query over the 30 days (median of 5 runs)
+/// day refreshed, then each aggregate's query over the 30 days (median of `--runs`, 5 by default)
 /// next to the same question asked of the raw events (DESIGN.md §8: ≤ 50 ms).
 /// `--keep-database yes` keeps `tally_bench_queries`; `--reuse yes` then queries
 /// it again without writing.
 enum QueryBenchmark {
     static let name = "tally_bench_queries"
 
-    static func run(events target: Int, batch: Int, reuse: Bool, keep: Bool, server: PostgresPool.Configuration, clock: ContinuousClock) async throws {
+    static func run(events target: Int, batch: Int, reuse: Bool, keep: Bool, runs: Int, raw askRaw: Bool, server: PostgresPool.Configuration, clock: ContinuousClock) async throws {
         let end = Timestamp(iso8601: "2026-11-20T23:59:59Z")!
         var configuration = DemoTraffic.Configuration(end: end)
         configuration.days = 30
@@ -56,13 +56,13 @@ enum QueryBenchmark {
                 try await database.execute("VACUUM ANALYZE")
             }
             let total = try await database.query("SELECT count(*)::int8 FROM analytics_events") { row in try row.decode(Int64.self) }.first ?? 0
-            print("  \(total) events in the database; times are the median of 5 runs (raw: 1 run)")
+            print("  \(total) events in the database; times are the median of \(runs) runs (raw: 1 run)")
 
             let range = "timestamp >= '\(from.iso8601)' AND timestamp < '\(to.iso8601)'"
             let day = "date_trunc('day', timestamp AT TIME ZONE 'UTC')"
             let hour = "date_trunc('hour', timestamp AT TIME ZONE 'UTC')"
             let p = "data->'properties'->>"
-            try await AggregateQueryTimings.printTable(aggregates, from: from, to: to, rawSQL: [
+            try await AggregateQueryTimings.printTable(aggregates, from: from, to: to, runs: runs, rawSQL: [
                 "SELECT \(day), service, count(DISTINCT user_id) FROM analytics_events WHERE \(range) AND user_id IS NOT NULL GROUP BY 1, 2",
                 "SELECT \(day), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('task_created', 'task_started', 'task_completed', 'task_failed', 'task_cancelled') GROUP BY 1, 2, 3",
                 "SELECT \(hour), service, \(p)'method', \(p)'route', count(*), percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY (\(p)'duration_ms')::float8) FROM analytics_events WHERE \(range) AND event_type = 'api_request' GROUP BY 1, 2, 3, 4",
@@ -71,9 +71,7 @@ enum QueryBenchmark {
                 "SELECT \(day), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('auth_login_attempt', 'auth_code_verified', 'auth_token_refresh', 'auth_session_validated', 'auth_logout') GROUP BY 1, 2, 3",
                 "SELECT \(day), count(*), count(DISTINCT \(p)'cocoon_id') FROM analytics_events WHERE \(range) AND event_type LIKE 'cocoon%' GROUP BY 1",
                 "SELECT \(hour), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('application_error', 'task_failed', 'integration_error', 'api_request') AND (event_type <> 'api_request' OR (\(p)'status_code')::int >= 500) GROUP BY 1, 2, 3",
-            ]) { sql in
-                try await database.query(PostgresQuery(unsafeSQL: sql)) { _ in () }.count
-            }
+            ], raw: askRaw ? { sql in try await database.query(PostgresQuery(unsafeSQL: sql)) { _ in () }.count } : nil)
         }
         if !keep && !reuse { try await PostgresBenchmark.admin(server, "DROP DATABASE IF EXISTS \(name)") }
     }
