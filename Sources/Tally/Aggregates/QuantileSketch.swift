@@ -270,7 +270,17 @@ public struct QuantileSketch: Sendable, Hashable {
         var offset: Int
 
         /// The next varint, or `nil` if the bytes end first or it overflows 64 bits.
+        @inline(__always)
         mutating func next() -> UInt64? {
+            // Most of a sketch's varints (index deltas, small counts) are one byte.
+            if offset < bytes.count, bytes[offset] < 0x80 {
+                defer { offset += 1 }
+                return UInt64(bytes[offset])
+            }
+            return nextLong()
+        }
+
+        private mutating func nextLong() -> UInt64? {
             var value: UInt64 = 0
             var shift: UInt64 = 0
             while offset < bytes.count, shift < 64 {
