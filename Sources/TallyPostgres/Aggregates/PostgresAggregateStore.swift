@@ -337,16 +337,10 @@ public struct PostgresAggregateStore: AggregateStore {
                 return r
             }
         }
-        // The routes in key order, then the hours across them: sorting ~9k rows by
-        // their three strings measured as much as decoding them.
-        let rows = Array(routes.sorted { a, b in
-            guard let first = a.first, let second = b.first else { return false }
-            return ByteOrder.precedes(first.service, second.service) ?? ByteOrder.precedes(first.method, second.method)
-                ?? ByteOrder.precedes(first.route, second.route) ?? false
-        }.joined())
-        return rows.indices.sorted { a, b in
-            rows[a].hour != rows[b].hour ? rows[a].hour < rows[b].hour : a < b
-        }.map { rows[$0] }
+        return Self.mergedByHour(routes) { a, b in
+            ByteOrder.precedes(a.service, b.service) ?? ByteOrder.precedes(a.method, b.method)
+                ?? ByteOrder.precedes(a.route, b.route) ?? false
+        }
     }
 
     /// Only the sketches of the matching hours, unordered: a month of hourly rows
@@ -413,18 +407,38 @@ public struct PostgresAggregateStore: AggregateStore {
         }
     }
 
-    /// Sorted here, as ``apiLatency(from:to:service:)`` is.
+    /// One row per (service, error type) with its hours as arrays, and sorted
+    /// here, as ``apiLatency(from:to:service:)``.
     public func errors(from: Timestamp, to: Timestamp, service: String?) async throws -> [ErrorsRow] {
-        try await database.query("""
-            SELECT hour, service, error_type, errors FROM analytics_errors_hourly
+        let series = try await database.query("""
+            SELECT service, error_type, array_agg(hour), array_agg(errors) FROM analytics_errors_hourly
             WHERE hour >= \(PostgresTimestamp(from)) AND hour < \(PostgresTimestamp(to)) AND (\(service)::text IS NULL OR service = \(service))
+            GROUP BY service, error_type
             """) { row in
-            let (hour, service, errorType, errors) = try row.decode((PostgresTimestamp, String, String, Int).self)
-            return ErrorsRow(hour: hour.timestamp, service: service, errorType: errorType, errors: errors)
-        }.sorted { a, b in
-            a.hour != b.hour ? a.hour < b.hour
-                : ByteOrder.precedes(a.service, b.service) ?? ByteOrder.precedes(a.errorType, b.errorType) ?? false
+            var cells = PostgresCells(row)
+            let (service, errorType) = (try cells.next(String.self), try cells.next(String.self))
+            let hours = try cells.next(PostgresArray<PostgresTimestamp>.self).elements
+            let errors = try cells.next(PostgresArray<Int64>.self).elements
+            precondition(errors.count == hours.count, "array_agg gives every aggregate of a group all of its rows")
+            return zip(hours, errors).map { ErrorsRow(hour: $0.timestamp, service: service, errorType: errorType, errors: Int($1)) }
         }
+        return Self.mergedByHour(series) { a, b in
+            ByteOrder.precedes(a.service, b.service) ?? ByteOrder.precedes(a.errorType, b.errorType) ?? false
+        }
+    }
+
+    /// Rows in the order of `ORDER BY hour, <key> COLLATE "C"`, from series that
+    /// each hold one key's hours: the series sorted by key, then the rows by hour,
+    /// the series' order breaking ties. Sorting the month's ~9k rows by their
+    /// strings measured as long as decoding them.
+    private static func mergedByHour<Row: HourlyRow>(_ series: [[Row]], keyPrecedes: (Row, Row) -> Bool) -> [Row] {
+        let rows = Array(series.sorted { a, b in
+            guard let first = a.first, let second = b.first else { return false }
+            return keyPrecedes(first, second)
+        }.joined())
+        return rows.indices.sorted { a, b in
+            rows[a].hour != rows[b].hour ? rows[a].hour < rows[b].hour : a < b
+        }.map { rows[$0] }
     }
 
     private static func bytes(_ sketch: QuantileSketch) -> ByteBuffer {
@@ -435,3 +449,11 @@ public struct PostgresAggregateStore: AggregateStore {
         QuantileSketch(serialized: buffer.readableBytesView) ?? QuantileSketch()
     }
 }
+
+/// A row of an hourly aggregate, for ``PostgresAggregateStore``'s merge by hour.
+protocol HourlyRow {
+    var hour: Timestamp { get }
+}
+
+extension APILatencyRow: HourlyRow {}
+extension ErrorsRow: HourlyRow {}
