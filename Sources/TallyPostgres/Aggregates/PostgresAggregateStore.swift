@@ -432,12 +432,18 @@ public struct PostgresAggregateStore: AggregateStore {
     /// the series' order breaking ties. Sorting the month's ~9k rows by their
     /// strings measured as long as decoding them.
     private static func mergedByHour<Row: HourlyRow>(_ series: [[Row]], keyPrecedes: (Row, Row) -> Bool) -> [Row] {
-        let rows = Array(series.sorted { a, b in
+        var rows: [Row] = []
+        rows.reserveCapacity(series.reduce(0) { $0 + $1.count })
+        for rowsOfKey in series.sorted(by: { a, b in
             guard let first = a.first, let second = b.first else { return false }
             return keyPrecedes(first, second)
-        }.joined())
-        return rows.indices.sorted { a, b in
-            rows[a].hour != rows[b].hour ? rows[a].hour < rows[b].hour : a < b
+        }) {
+            rows.append(contentsOf: rowsOfKey)
+        }
+        // The hours apart: a comparison that read `rows[i].hour` copied the row.
+        let hours = rows.map(\.hour)
+        return hours.indices.sorted { a, b in
+            hours[a] != hours[b] ? hours[a] < hours[b] : a < b
         }.map { rows[$0] }
     }
 
