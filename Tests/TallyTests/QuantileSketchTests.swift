@@ -33,6 +33,28 @@ struct QuantileSketchTests {
         #expect(whole.bins.values.reduce(0, +) + whole.zeroCount == whole.count)
     }
 
+    @Test("a Merger of serialized sketches (either version, some not sketches at all) gives what merging the parsed ones gives")
+    func mergerOfSerializedAgrees() throws {
+        let parts = (0..<40).map { Self.values(count: $0 == 3 ? 0 : 200 + $0 * 53, seed: UInt64(100 + $0)) }
+        let sketches = parts.map { part in
+            var sketch = QuantileSketch()
+            for value in part { sketch.add(value) }
+            return sketch
+        }
+        var merger = QuantileSketch.Merger()
+        for (n, sketch) in sketches.enumerated() {
+            // Every fourth as the fixed-width version 1, as rows written before version 2 hold it.
+            let bytes = n % 4 == 1 ? Self.version1(sketch) : sketch.serialized
+            bytes.withUnsafeBytes { merger.add(serialized: $0) }
+        }
+        for garbage: [UInt8] in [[], [9, 1, 2], [2, 5], Array(sketches[5].serialized.dropLast(3))] {
+            garbage.withUnsafeBytes { merger.add(serialized: $0) }
+        }
+        #expect(merger.merged == QuantileSketch.merged(sketches))
+        #expect(merger.merged.count == UInt64(parts.joined().count))
+        #expect(QuantileSketch.Merger().merged == QuantileSketch())
+    }
+
     @Test("quantiles stay within 1% of the exact percentile_cont of the values")
     func accuracy() throws {
         let values = Self.values(count: 20_000, seed: 7)
@@ -64,15 +86,22 @@ struct QuantileSketchTests {
         #expect(QuantileSketch(serialized: [3] + bytes.dropFirst()) == nil)
     }
 
+    /// The fixed-width version 1 of `sketch`: header, then its buckets in the order given.
+    static func version1(_ sketch: QuantileSketch, reversed: Bool = false, droppingLast: Bool = false) -> [UInt8] {
+        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+        let header = [UInt8(1)] + le(sketch.count) + le(sketch.zeroCount) + le(sketch.max.bitPattern) + le(UInt32(sketch.indices.count))
+        var bins = zip(sketch.indices, sketch.counts).map { le($0.0) + le($0.1) }
+        if reversed { bins.reverse() }
+        if droppingLast { bins.removeLast() }
+        return header + bins.joined()
+    }
+
     @Test("rows written in version 1 (fixed-width buckets) still read, even with their buckets out of order")
     func readsVersion1() throws {
         var sketch = QuantileSketch()
         for value in Self.values(count: 3_000, seed: 4) { sketch.add(value) }
-        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
-        let header = [UInt8(1)] + le(sketch.count) + le(sketch.zeroCount) + le(sketch.max.bitPattern) + le(UInt32(sketch.indices.count))
-        let bins = zip(sketch.indices, sketch.counts).map { le($0.0) + le($0.1) }
-        #expect(QuantileSketch(serialized: header + bins.joined()) == sketch)
-        #expect(QuantileSketch(serialized: header + bins.reversed().joined()) == sketch)
-        #expect(QuantileSketch(serialized: header + bins.dropLast().joined()) == nil)
+        #expect(QuantileSketch(serialized: Self.version1(sketch)) == sketch)
+        #expect(QuantileSketch(serialized: Self.version1(sketch, reversed: true)) == sketch)
+        #expect(QuantileSketch(serialized: Self.version1(sketch, droppingLast: true)) == nil)
     }
 }

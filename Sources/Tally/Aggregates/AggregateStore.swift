@@ -49,7 +49,11 @@ public struct RangePercentiles: Sendable, Hashable {
     public var max: Double?
 
     public init(merging sketches: some Sequence<QuantileSketch>) {
-        let merged = QuantileSketch.merged(sketches)
+        self.init(QuantileSketch.merged(sketches))
+    }
+
+    /// The percentiles of a sketch that already holds the whole range.
+    public init(_ merged: QuantileSketch) {
         count = merged.count
         p50 = merged.quantile(0.5)
         p95 = merged.quantile(0.95)

@@ -345,7 +345,7 @@ public struct PostgresAggregateStore: AggregateStore {
 
     /// Only the sketches of the matching hours, unordered: a month of hourly rows
     /// is ~9k sketches, and sorting and decoding the other columns cost as much
-    /// as merging them.
+    /// as merging them. Each is merged from its bytes (`QuantileSketch.Merger`).
     public func apiLatencyPercentiles(from: Timestamp, to: Timestamp, service: String?,
                                       method: String?, route: String?) async throws -> RangePercentiles {
         let sketches = try await database.query("""
@@ -354,8 +354,10 @@ public struct PostgresAggregateStore: AggregateStore {
               AND (\(service)::text IS NULL OR service = \(service))
               AND (\(method)::text IS NULL OR method = \(method))
               AND (\(route)::text IS NULL OR route = \(route))
-            """) { row in Self.sketch(try row.decode(ByteBuffer.self)) }
-        return RangePercentiles(merging: sketches)
+            """) { row in try row.decode(ByteBuffer.self) }
+        var merger = QuantileSketch.Merger()
+        for bytes in sketches { bytes.withUnsafeReadableBytes { merger.add(serialized: $0) } }
+        return RangePercentiles(merger.merged)
     }
 
     public func integrationHealth(from: Timestamp, to: Timestamp, provider: String?) async throws -> [IntegrationHealthRow] {

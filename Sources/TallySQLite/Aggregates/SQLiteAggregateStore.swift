@@ -321,9 +321,11 @@ public struct SQLiteAggregateStore: AggregateStore {
                 WHERE hour >= ? AND hour < ? AND (?3 IS NULL OR service = ?3)
                   AND (?4 IS NULL OR method = ?4) AND (?5 IS NULL OR route = ?5)
                 """, arguments: [from.iso8601, to.iso8601, service, method, route])
-            var sketches: [QuantileSketch] = []
-            while let row = try rows.next() { sketches.append(try row.withUnsafeData(atIndex: 0, Self.sketch)) }
-            return RangePercentiles(merging: sketches)
+            var merger = QuantileSketch.Merger()
+            while let row = try rows.next() {
+                try row.withUnsafeData(atIndex: 0) { data in data?.withUnsafeBytes { merger.add(serialized: $0) } }
+            }
+            return RangePercentiles(merger.merged)
         }
     }
 
