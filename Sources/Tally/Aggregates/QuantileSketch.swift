@@ -90,32 +90,12 @@ public struct QuantileSketch: Sendable, Hashable {
         counts = mergedCounts
     }
 
-    /// All of `sketches` merged into one, through one dense array of counts over
-    /// their whole index range: linear in their buckets, however many there are.
+    /// All of `sketches` merged into one, through a ``Merger``'s dense array of
+    /// counts: linear in their buckets, however many there are.
     public static func merged(_ sketches: some Sequence<QuantileSketch>) -> QuantileSketch {
-        var result = QuantileSketch()
-        var lowest = Int32.max, highest = Int32.min
-        for sketch in sketches {
-            result.count += sketch.count
-            result.zeroCount += sketch.zeroCount
-            result.max = Swift.max(result.max, sketch.max)
-            if let first = sketch.indices.first, let last = sketch.indices.last {
-                lowest = Swift.min(lowest, first)
-                highest = Swift.max(highest, last)
-            }
-        }
-        guard lowest <= highest else { return result }
-        var dense = [UInt64](repeating: 0, count: Int(highest - lowest) + 1)
-        dense.withUnsafeMutableBufferPointer { dense in
-            for sketch in sketches {
-                for (index, n) in zip(sketch.indices, sketch.counts) { dense[Int(index - lowest)] += n }
-            }
-        }
-        for (offset, n) in dense.enumerated() where n > 0 {
-            result.indices.append(lowest + Int32(offset))
-            result.counts.append(n)
-        }
-        return result
+        var merger = Merger()
+        for sketch in sketches { merger.add(sketch) }
+        return merger.merged
     }
 
     /// The value at quantile `q` (0…1), or `nil` for an empty sketch. Like
@@ -309,7 +289,8 @@ public struct QuantileSketch: Sendable, Hashable {
         /// Bytes that are not a sketch add nothing, as an empty sketch would.
         public mutating func add(serialized bytes: UnsafeRawBufferPointer) {
             guard let header = QuantileSketch.readVersion2Header(bytes) else {
-                if let sketch = QuantileSketch.parse(bytes) { add(sketch) }
+                // Rows written before version 2 hold version 1.
+                if bytes.first == 1, let sketch = QuantileSketch.parseVersion1(bytes) { add(sketch) }
                 return
             }
             var reader = header.reader
