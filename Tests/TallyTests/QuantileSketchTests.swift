@@ -86,6 +86,31 @@ struct QuantileSketchTests {
         #expect(QuantileSketch(serialized: [3] + bytes.dropFirst()) == nil)
     }
 
+    @Test("a stored bucket no value can fall in (damage) makes the bytes not a sketch, and a Merger skips them; the extreme values still read")
+    func refusesImpossibleBuckets() throws {
+        var extremes = QuantileSketch()
+        for value in [2e-9, 1.0, Double.greatestFiniteMagnitude] { extremes.add(value) }
+        #expect(QuantileSketch(serialized: extremes.serialized) == extremes)
+        #expect(QuantileSketch(serialized: Self.version1(extremes)) == extremes)
+
+        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+        // One bucket at index 100,000: past the largest double's (about 71,000).
+        let farIndex: UInt64 = 100_000
+        var version2: [UInt8] = [2, 1, 0] + le(1.0.bitPattern) + [1]
+        var zigzag = farIndex << 1
+        while zigzag >= 0x80 { version2.append(UInt8(truncatingIfNeeded: zigzag) | 0x80); zigzag >>= 7 }
+        version2 += [UInt8(zigzag), 1]
+        let version1 = [UInt8(1)] + le(UInt64(1)) + le(UInt64(0)) + le(1.0.bitPattern) + le(UInt32(1))
+            + le(Int32(farIndex)) + le(UInt64(1))
+        for bytes in [version2, version1] {
+            #expect(QuantileSketch(serialized: bytes) == nil, "version \(bytes[0])")
+            var merger = QuantileSketch.Merger()
+            merger.add(extremes)
+            bytes.withUnsafeBytes { merger.add(serialized: $0) }
+            #expect(merger.merged == extremes, "version \(bytes[0])")
+        }
+    }
+
     /// The fixed-width version 1 of `sketch`: header, then its buckets in the order given.
     static func version1(_ sketch: QuantileSketch, reversed: Bool = false, droppingLast: Bool = false) -> [UInt8] {
         func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }

@@ -43,7 +43,8 @@ public struct QuantileSketch: Sendable, Hashable {
             zeroCount += 1
             return
         }
-        add(count: 1, at: Self.index(of: value))
+        // Infinity counts in the last bucket rather than overflowing the index.
+        add(count: 1, at: Self.index(of: Swift.min(value, .greatestFiniteMagnitude)))
     }
 
     private mutating func add(count n: UInt64, at index: Int32) {
@@ -171,6 +172,12 @@ public struct QuantileSketch: Sendable, Hashable {
         self = sketch
     }
 
+    /// Reads ``serialized`` from bytes in place (a database cell's).
+    public init?(serialized bytes: UnsafeRawBufferPointer) {
+        guard let sketch = Self.parse(bytes) else { return nil }
+        self = sketch
+    }
+
     private static func putVarint(_ value: UInt64, to out: inout [UInt8]) {
         var value = value
         while value >= 0x80 {
@@ -221,14 +228,20 @@ public struct QuantileSketch: Sendable, Hashable {
     @inline(__always)
     private static func readBuckets(_ n: Int, from reader: inout VarintReader, _ bucket: (Int32, UInt64) -> Void) -> Bool {
         var index: Int64 = 0
+        let possible = storedIndices
         for _ in 0..<n {
             guard let zigzag = reader.next(), let binCount = reader.next() else { return false }
             index += Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
-            guard let index32 = Int32(exactly: index) else { return false }
-            if binCount > 0 { bucket(index32, binCount) }
+            guard possible.contains(index) else { return false }
+            if binCount > 0 { bucket(Int32(truncatingIfNeeded: index), binCount) }
         }
         return true
     }
+
+    /// The indices a stored bucket can have: those of the values from
+    /// `minIndexable` to the largest finite double. Anything else is damage, and
+    /// refusing it bounds the dense array a ``Merger`` grows (~600 KB at most).
+    static let storedIndices = Int64(index(of: minIndexable))...Int64(index(of: .greatestFiniteMagnitude))
 
     private static func parseVersion2(_ b: UnsafeRawBufferPointer) -> QuantileSketch? {
         guard let header = readVersion2Header(b) else { return nil }
@@ -244,16 +257,17 @@ public struct QuantileSketch: Sendable, Hashable {
         var counts: [UInt64] = []
         let indices = [Int32](unsafeUninitializedCapacity: n) { indexSlots, indicesWritten in
             counts = [UInt64](unsafeUninitializedCapacity: n) { countSlots, countsWritten in
-                var previous = Int32.min
+                var written = 0, previous = Int32.min
                 valid = readBuckets(n, from: &reader) { index, binCount in
-                    if index <= previous && indicesWritten > 0 { ordered = false }
+                    if index <= previous { ordered = false }
                     previous = index
-                    indexSlots[indicesWritten] = index
-                    indicesWritten += 1
-                    countSlots[countsWritten] = binCount
-                    countsWritten += 1
+                    indexSlots[written] = index
+                    countSlots[written] = binCount
+                    written += 1
                 }
+                countsWritten = written
             }
+            indicesWritten = counts.count
         }
         guard valid else { return nil }
         if ordered {
@@ -280,8 +294,6 @@ public struct QuantileSketch: Sendable, Hashable {
         /// Counts of buckets `lowest`, `lowest + 1`, …; grown at either end as needed.
         private var lowest: Int32 = 0
         private var dense: [UInt64] = []
-        /// One sketch's buckets, kept until the whole sketch has read (its storage reused).
-        private var scratch: [(index: Int32, count: UInt64)] = []
 
         public init() {}
 
@@ -293,33 +305,53 @@ public struct QuantileSketch: Sendable, Hashable {
                 if bytes.first == 1, let sketch = QuantileSketch.parseVersion1(bytes) { add(sketch) }
                 return
             }
-            var reader = header.reader
-            scratch.removeAll(keepingCapacity: true)
-            guard QuantileSketch.readBuckets(header.buckets, from: &reader, { scratch.append(($0, $1)) }) else { return }
+            // Two passes: the first checks that every bucket reads and finds the
+            // lowest and highest index, so a damaged sketch adds nothing and the
+            // dense array grows at most once; the second adds the counts. Reading
+            // the varints twice costs less than keeping the buckets in between.
+            var check = header.reader
+            var low = Int32.max, high = Int32.min
+            let valid = QuantileSketch.readBuckets(header.buckets, from: &check) { index, _ in
+                low = Swift.min(low, index)
+                high = Swift.max(high, index)
+            }
+            guard valid else { return }
             count += header.count
             zeroCount += header.zeroCount
             max = Swift.max(max, header.max)
-            for bucket in scratch { add(bucket.count, at: bucket.index) }
+            guard low <= high else { return }
+            let base = cover(low, high)
+            var reader = header.reader
+            dense.withUnsafeMutableBufferPointer { dense in
+                _ = QuantileSketch.readBuckets(header.buckets, from: &reader) { index, n in dense[Int(index) - base] += n }
+            }
         }
 
         public mutating func add(_ sketch: QuantileSketch) {
             count += sketch.count
             zeroCount += sketch.zeroCount
             max = Swift.max(max, sketch.max)
-            for (index, n) in zip(sketch.indices, sketch.counts) { add(n, at: index) }
+            guard let low = sketch.indices.first, let high = sketch.indices.last else { return }
+            let base = cover(low, high)
+            dense.withUnsafeMutableBufferPointer { dense in
+                for (index, n) in zip(sketch.indices, sketch.counts) { dense[Int(index) - base] += n }
+            }
         }
 
-        private mutating func add(_ n: UInt64, at index: Int32) {
-            if dense.isEmpty { lowest = index }
-            let offset = Int(index) - Int(lowest)
-            if offset < 0 {
-                dense.insert(contentsOf: repeatElement(0, count: -offset), at: 0)
-                lowest = index
-                dense[0] += n
-            } else {
-                if offset >= dense.count { dense.append(contentsOf: repeatElement(0, count: offset - dense.count + 1)) }
-                dense[offset] += n
+        /// Grows the dense array to hold buckets `low...high`; returns the index of its first slot.
+        private mutating func cover(_ low: Int32, _ high: Int32) -> Int {
+            if dense.isEmpty {
+                lowest = low
+                dense = Array(repeating: 0, count: Int(high) - Int(low) + 1)
+                return Int(low)
             }
+            if low < lowest {
+                dense.insert(contentsOf: repeatElement(0, count: Int(lowest) - Int(low)), at: 0)
+                lowest = low
+            }
+            let needed = Int(high) - Int(lowest) + 1
+            if needed > dense.count { dense.append(contentsOf: repeatElement(0, count: needed - dense.count)) }
+            return Int(lowest)
         }
 
         /// Everything added, as one sketch.
@@ -385,7 +417,9 @@ public struct QuantileSketch: Sendable, Hashable {
         sketch.counts.reserveCapacity(n)
         var offset = headerSize
         for _ in 0..<n {
-            sketch.appendStored(count: load(offset + 4, as: UInt64.self), at: load(offset, as: Int32.self))
+            let index = load(offset, as: Int32.self)
+            guard storedIndices.contains(Int64(index)) else { return nil }
+            sketch.appendStored(count: load(offset + 4, as: UInt64.self), at: index)
             offset += binSize
         }
         return sketch

@@ -287,25 +287,24 @@ public struct SQLiteAggregateStore: AggregateStore {
 
     public func apiLatency(from: Timestamp, to: Timestamp, service: String?) async throws -> [APILatencyRow] {
         try await database.read { db in
-            // A month of hourly rows is thousands: read them from a cursor, by
-            // position, each sketch from SQLite's own bytes (no copy).
-            let rows = try Row.fetchCursor(db, sql: """
+            // A month of hourly rows is thousands: stepped through SQLite's C API,
+            // the repeating texts interned, each sketch read from SQLite's own bytes.
+            let rows = try SQLiteRawRows(db, sql: """
                 SELECT hour, service, method, route, requests, errors_4xx, errors_5xx,
                        latency_p50, latency_p95, latency_p99, latency_max, latency_sketch
                 FROM analytics_api_latency_hourly
                 WHERE hour >= ? AND hour < ? AND (?3 IS NULL OR service = ?3) ORDER BY hour, service, method, route
                 """, arguments: [from.iso8601, to.iso8601, service])
             var result: [APILatencyRow] = []
-            // Rows come in hour order, a dozen or so an hour: parse each hour's text once.
-            var hourText = "", hour = Timestamp(microsecondsSinceEpoch: 0)
-            while let row = try rows.next() {
-                let text: String = row[0]
-                if text != hourText { (hourText, hour) = (text, Self.day(text)) }
-                var r = APILatencyRow(hour: hour, service: row[1], method: row[2], route: row[3])
-                r.requests = row[4]; r.errors4xx = row[5]; r.errors5xx = row[6]
-                r.latencyP50 = row[7]; r.latencyP95 = row[8]; r.latencyP99 = row[9]
-                r.latencyMax = row[10]
-                r.latencySketch = try row.withUnsafeData(atIndex: 11, Self.sketch)
+            var texts = TextInterner()
+            var hours = HourTexts()
+            while try rows.next() {
+                var r = APILatencyRow(hour: hours.timestamp(rows.text(0, &texts)), service: rows.text(1, &texts) ?? "",
+                                      method: rows.text(2, &texts) ?? "", route: rows.text(3, &texts) ?? "")
+                r.requests = rows.int(4); r.errors4xx = rows.int(5); r.errors5xx = rows.int(6)
+                r.latencyP50 = rows.double(7); r.latencyP95 = rows.double(8); r.latencyP99 = rows.double(9)
+                r.latencyMax = rows.double(10)
+                r.latencySketch = rows.withBlob(11) { QuantileSketch(serialized: $0) ?? QuantileSketch() } ?? QuantileSketch()
                 result.append(r)
             }
             return result
@@ -316,14 +315,14 @@ public struct SQLiteAggregateStore: AggregateStore {
     public func apiLatencyPercentiles(from: Timestamp, to: Timestamp, service: String?,
                                       method: String?, route: String?) async throws -> RangePercentiles {
         try await database.read { db in
-            let rows = try Row.fetchCursor(db, sql: """
+            let rows = try SQLiteRawRows(db, sql: """
                 SELECT latency_sketch FROM analytics_api_latency_hourly
                 WHERE hour >= ? AND hour < ? AND (?3 IS NULL OR service = ?3)
                   AND (?4 IS NULL OR method = ?4) AND (?5 IS NULL OR route = ?5)
                 """, arguments: [from.iso8601, to.iso8601, service, method, route])
             var merger = QuantileSketch.Merger()
-            while let row = try rows.next() {
-                try row.withUnsafeData(atIndex: 0) { data in data?.withUnsafeBytes { merger.add(serialized: $0) } }
+            while try rows.next() {
+                rows.withBlob(0) { merger.add(serialized: $0) }
             }
             return RangePercentiles(merger.merged)
         }
@@ -374,17 +373,38 @@ public struct SQLiteAggregateStore: AggregateStore {
 
     public func errors(from: Timestamp, to: Timestamp, service: String?) async throws -> [ErrorsRow] {
         try await database.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT * FROM analytics_errors_hourly
+            // Thousands of rows a month, read as `apiLatency` reads its own.
+            let rows = try SQLiteRawRows(db, sql: """
+                SELECT hour, service, error_type, errors FROM analytics_errors_hourly
                 WHERE hour >= ? AND hour < ? AND (?3 IS NULL OR service = ?3) ORDER BY hour, service, error_type
-                """, arguments: [from.iso8601, to.iso8601, service]).map { row in
-                ErrorsRow(hour: Self.day(row["hour"]), service: row["service"], errorType: row["error_type"], errors: row["errors"])
+                """, arguments: [from.iso8601, to.iso8601, service])
+            var result: [ErrorsRow] = []
+            var texts = TextInterner()
+            var hours = HourTexts()
+            while try rows.next() {
+                result.append(ErrorsRow(hour: hours.timestamp(rows.text(0, &texts)), service: rows.text(1, &texts) ?? "",
+                                        errorType: rows.text(2, &texts) ?? "", errors: rows.int(3)))
             }
+            return result
         }
     }
 
     private static func day(_ text: String) -> Timestamp {
         Timestamp(iso8601: text) ?? Timestamp(microsecondsSinceEpoch: 0)
+    }
+
+    /// Hourly rows come in hour order, a dozen or so an hour: each hour's text is parsed once.
+    private struct HourTexts {
+        private var text = "", hour = Timestamp(microsecondsSinceEpoch: 0)
+
+        /// The hour of an `hour` cell (interned, so the same hour's text is the
+        /// same String and compares at once); NULL reads as the epoch, as an
+        /// unreadable text does.
+        mutating func timestamp(_ text: String?) -> Timestamp {
+            guard let text else { return Timestamp(microsecondsSinceEpoch: 0) }
+            if text != self.text { (self.text, hour) = (text, SQLiteAggregateStore.day(text)) }
+            return hour
+        }
     }
 
     private static func sketch(_ data: Data?) -> QuantileSketch {

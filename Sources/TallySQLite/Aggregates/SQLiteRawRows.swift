@@ -7,9 +7,10 @@ import GRDB
 import GRDBSQLite
 
 /// Steps a prepared statement through SQLite's C API and reads its columns in
-/// place, for the one read that walks a whole day of events (a million rows):
-/// GRDB's `Row` checks and converts each cell through its generic machinery,
-/// which cost the refresh more than SQLite's own work did.
+/// place, for the reads that walk many rows (a whole day of events for the
+/// refresh, a month of hourly aggregates for a query): GRDB's `Row` checks and
+/// converts each cell through its generic machinery, which cost more than
+/// SQLite's own work did.
 ///
 /// Cells decode as GRDB's would (NULL is `nil`, numbers are coerced by SQLite),
 /// except that text keeps any bytes after a NUL, which GRDB cuts off.
@@ -35,6 +36,24 @@ struct SQLiteRawRows {
     }
 
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(sqlite, column) }
+
+    func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(sqlite, column)) }
+
+    /// The cell as a double; `nil` for NULL.
+    func double(_ column: Int32) -> Double? {
+        sqlite3_column_type(sqlite, column) == SQLITE_NULL ? nil : sqlite3_column_double(sqlite, column)
+    }
+
+    /// Calls `body` with the cell's bytes (a BLOB's, or a text's UTF-8), valid
+    /// only during the call; `nil` for NULL.
+    func withBlob<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) -> T) -> T? {
+        // The blob pointer first, then its length, as for text. An empty blob's
+        // pointer is NULL too: the type tells it from a NULL cell.
+        let start = sqlite3_column_blob(sqlite, column)
+        let count = Int(sqlite3_column_bytes(sqlite, column))
+        if start == nil, sqlite3_column_type(sqlite, column) == SQLITE_NULL { return nil }
+        return body(UnsafeRawBufferPointer(start: start, count: count))
+    }
 
     /// The cell's text as a new String.
     func text(_ column: Int32) -> String? {
