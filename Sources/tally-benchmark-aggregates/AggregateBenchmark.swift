@@ -18,7 +18,8 @@ import TallyTesting
 ///     swift run -c release tally-benchmark-aggregates --methods queries [--events 10000000] [--path /tmp/x.sqlite]
 ///
 /// `--keep yes` keeps the database file; with `--reuse yes` the queries run on a
-/// kept file without writing it again.
+/// kept file without writing it again. `--runs N` takes each query's median of N
+/// runs (5 by default); `--raw no` leaves out the raw-event questions.
 @main
 struct AggregateBenchmark {
     struct Options {
@@ -28,6 +29,10 @@ struct AggregateBenchmark {
         var keep = false
         var reuse = false
         var batch = 10_000
+        /// Each aggregate question's median is of this many runs.
+        var runs = 5
+        /// `false` leaves out the raw-event questions (seconds each), e.g. to profile.
+        var raw = true
 
         init(arguments: [String]) throws {
             var iterator = arguments.dropFirst().makeIterator()
@@ -40,7 +45,11 @@ struct AggregateBenchmark {
                 case "--keep": keep = value == "yes"
                 case "--reuse": reuse = value == "yes"
                 case "--batch": batch = Int(value) ?? batch
-                default: throw Failure("unknown option \(argument); options: --methods refresh|queries --events N --path FILE --keep yes --reuse yes --batch N")
+                case "--runs":
+                    guard let n = Int(value), n > 0 else { throw Failure("--runs needs a positive number, not \(value)") }
+                    runs = n
+                case "--raw": raw = value != "no"
+                default: throw Failure("unknown option \(argument); options: --methods refresh|queries --events N --path FILE --keep yes --reuse yes --batch N --runs N --raw no")
                 }
             }
         }
@@ -204,13 +213,18 @@ struct AggregateBenchmark {
         let aggregates = SQLiteAggregateStore(database: database)
         let raw = try DatabaseQueue(path: options.path)
         let total = try await raw.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM analytics_events") ?? 0 }
-        print("  \(total) events in the database; times are the median of 5 runs (raw: 1 run)")
+        print("  \(total) events in the database; times are the median of \(options.runs) runs (raw: 1 run)")
 
         let hour = "timestamp / 3600000000"
         let day = "timestamp / 86400000000"
         let range = "timestamp >= ?1 AND timestamp < ?2"
         let p = "data ->> '$.properties."
-        try await AggregateQueryTimings.printTable(aggregates, from: from, to: to, rawSQL: [
+        let askRaw: (String) async throws -> Int = { sql in
+            try await raw.read { db in
+                try Row.fetchAll(db, sql: sql, arguments: [from.microsecondsSinceEpoch, to.microsecondsSinceEpoch]).count
+            }
+        }
+        try await AggregateQueryTimings.printTable(aggregates, from: from, to: to, runs: options.runs, rawSQL: [
             "SELECT \(day), service, count(DISTINCT user_id) FROM analytics_events WHERE \(range) AND user_id IS NOT NULL GROUP BY 1, 2",
             "SELECT \(day), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('task_created', 'task_started', 'task_completed', 'task_failed', 'task_cancelled') GROUP BY 1, 2, 3",
             "SELECT \(hour), service, \(p)method', \(p)route', count(*), max(\(p)duration_ms') FROM analytics_events WHERE \(range) AND event_type = 'api_request' GROUP BY 1, 2, 3, 4",
@@ -219,11 +233,7 @@ struct AggregateBenchmark {
             "SELECT \(day), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('auth_login_attempt', 'auth_code_verified', 'auth_token_refresh', 'auth_session_validated', 'auth_logout') GROUP BY 1, 2, 3",
             "SELECT \(day), count(*), count(DISTINCT \(p)cocoon_id') FROM analytics_events WHERE \(range) AND event_type LIKE 'cocoon%' GROUP BY 1",
             "SELECT \(hour), service, event_type, count(*) FROM analytics_events WHERE \(range) AND event_type IN ('application_error', 'task_failed', 'integration_error', 'api_request') AND (event_type <> 'api_request' OR \(p)status_code' >= 500) GROUP BY 1, 2, 3",
-        ]) { sql in
-            try await raw.read { db in
-                try Row.fetchAll(db, sql: sql, arguments: [from.microsecondsSinceEpoch, to.microsecondsSinceEpoch]).count
-            }
-        }
+        ], raw: options.raw ? askRaw : nil)
     }
 }
 
