@@ -111,6 +111,36 @@ struct QuantileSketchTests {
         }
     }
 
+    @Test("a sketch read from storage (kept as its bytes until changed) answers, hashes, merges and changes as the one written")
+    func readSketchBehavesAsWritten() throws {
+        var written = QuantileSketch()
+        for value in Self.values(count: 2_000, seed: 5) { written.add(value) }
+        let read = try #require(QuantileSketch(serialized: written.serialized))
+        #expect(read == written && written == read)
+        #expect(read.hashValue == written.hashValue)
+        #expect(Set([read, written]).count == 1)
+        #expect(read.serialized == written.serialized)
+        #expect(read.indices == written.indices && read.counts == written.counts && read.bins == written.bins)
+        for q in [0, 0.25, 0.5, 0.95, 0.99, 1] { #expect(read.quantile(q) == written.quantile(q), "q \(q)") }
+
+        var other = QuantileSketch()
+        for value in Self.values(count: 500, seed: 6) { other.add(value) }
+        var mergedIntoRead = read, mergedIntoWritten = written
+        mergedIntoRead.merge(other)
+        mergedIntoWritten.merge(other)
+        #expect(mergedIntoRead == mergedIntoWritten)
+        var otherMergingRead = other
+        otherMergingRead.merge(read)
+        #expect(otherMergingRead == mergedIntoWritten)
+        #expect(QuantileSketch.merged([read, other]) == mergedIntoWritten)
+
+        var changedRead = read, changedWritten = written
+        for value in [0, 0.5, 1e6] { changedRead.add(value); changedWritten.add(value) }
+        #expect(changedRead == changedWritten)
+        #expect(changedRead != read)
+        #expect(try #require(QuantileSketch(serialized: changedRead.serialized)) == changedWritten)
+    }
+
     /// The fixed-width version 1 of `sketch`: header, then its buckets in the order given.
     static func version1(_ sketch: QuantileSketch, reversed: Bool = false, droppingLast: Bool = false) -> [UInt8] {
         func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
