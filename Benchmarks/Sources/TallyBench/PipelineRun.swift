@@ -22,14 +22,16 @@ struct PipelineRun {
     var latency: LatencySummary?
 
     /// Pre-stamped events through `client.submit` (backpressure, ids and times kept).
-    static func submit(_ events: [EnrichedEvent], databasePath: String, batchSize: Int, cacheKiB: Int) async throws -> PipelineRun {
+    static func submit(_ events: [EnrichedEvent], databasePath: String, batchSize: Int, cacheKiB: Int,
+                       tuning: WorkerTuning) async throws -> PipelineRun {
         let setup = try await Setup(databasePath: databasePath, cacheKiB: cacheKiB) { configuration in
             configuration.batchSize = batchSize
+            tuning.apply(to: &configuration)
         }
         let start = ContinuousClock.now
         let accepted = await setup.pipeline.client.submit(events)
         try await setup.stop()
-        return try await setup.result(start: start, accepted: accepted, detail: "buffer \(setup.bufferCapacity.formatted())")
+        return try await setup.result(start: start, accepted: accepted, detail: "buffer \(setup.bufferCapacity.formatted())\(tuning.catchUpNote)")
     }
 
     /// The store's writer alone: the rows encoded before the clock starts, then
@@ -51,8 +53,10 @@ struct PipelineRun {
     /// `track()` of the same events' payloads and users from `tasks` concurrent
     /// tasks, each call timed; time and id are stamped by `track`, as in an app.
     /// The buffer holds every event, so none is dropped for lack of room.
-    static func track(_ events: [EnrichedEvent], tasks: Int, databasePath: String, cacheKiB: Int) async throws -> PipelineRun {
+    static func track(_ events: [EnrichedEvent], tasks: Int, databasePath: String, cacheKiB: Int,
+                      tuning: WorkerTuning) async throws -> PipelineRun {
         let setup = try await Setup(databasePath: databasePath, cacheKiB: cacheKiB) { configuration in
+            tuning.apply(to: &configuration)
             configuration.bufferCapacity = events.count
             configuration.context = EventContext(libraryName: "tally-swift", libraryVersion: TallyVersion.current,
                                                  appVersion: "2.2.0", osName: "Linux", locale: "en-US")
@@ -89,7 +93,7 @@ struct PipelineRun {
         }
         let accepted = client.statistics.buffered
         try await setup.stop()
-        var run = try await setup.result(start: start, accepted: accepted, detail: "buffer \(setup.bufferCapacity.formatted())")
+        var run = try await setup.result(start: start, accepted: accepted, detail: "buffer \(setup.bufferCapacity.formatted())\(tuning.catchUpNote)")
         run.latency = LatencySummary(tasks: tasks, nanoseconds: latencies)
         return run
     }
@@ -155,6 +159,20 @@ struct PipelineRun {
             return PipelineRun(seconds: (finished - start).inSeconds, stored: stored, detail: detail)
         }
     }
+}
+
+/// Worker settings a run may override (`--catch-up`, `--buffer`); the defaults otherwise.
+struct WorkerTuning {
+    var catchUpBatches: Int?
+    var bufferCapacity: Int?
+
+    func apply(to configuration: inout AnalyticsConfiguration) {
+        if let catchUpBatches { configuration.catchUpBatches = catchUpBatches }
+        if let bufferCapacity { configuration.bufferCapacity = bufferCapacity }
+    }
+
+    /// For a run's notes: the catch-up setting when it is not the default.
+    var catchUpNote: String { catchUpBatches.map { ", catch-up \($0) batches" } ?? "" }
 }
 
 /// What the worker reported through `onDurable` and `onInvalidEvent`, and when

@@ -23,6 +23,12 @@ struct TallyBench: AsyncParsableCommand {
     @Option(help: "Concurrent tasks calling track() in the end-to-end run (0 skips it).")
     var tasks = 4
 
+    @Option(name: .customLong("catch-up"), help: "The worker's catchUpBatches (how many waiting batches one write may take; default: the library's).")
+    var catchUpBatches: Int?
+
+    @Option(help: "The buffer capacity of the submit runs (default: the library's; the track run holds every event).")
+    var buffer: Int?
+
     @Option(name: .customLong("cache-mib"), help: "SQLite page cache of every run, in MiB (the baseline's PRAGMA cache_size).")
     var cacheMiB = 256
 
@@ -39,6 +45,7 @@ struct TallyBench: AsyncParsableCommand {
         guard events > 0 else { throw ValidationError("--events must be positive") }
         guard batchSizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batch-size must be positive") }
         guard tasks >= 0 else { throw ValidationError("--tasks must be 0 or more") }
+        guard (catchUpBatches ?? 1) > 0, (buffer ?? 1) > 0 else { throw ValidationError("--catch-up and --buffer must be positive") }
     }
 
     func run() async throws {
@@ -54,6 +61,7 @@ struct TallyBench: AsyncParsableCommand {
             }
         }
         let cacheKiB = cacheMiB * 1024
+        let tuning = WorkerTuning(catchUpBatches: catchUpBatches, bufferCapacity: buffer)
 
         note("generating \(events.formatted()) demo events…")
         let rows = DemoRows(count: events)
@@ -86,7 +94,8 @@ struct TallyBench: AsyncParsableCommand {
         for batchSize in batchSizes {
             note("Tally: submit → worker → SQLiteEventStore, batch \(batchSize)…")
             let path = workDirectory + "/tally-bench-submit-\(batchSize).sqlite"
-            let run = try await PipelineRun.submit(rows.events, databasePath: path, batchSize: batchSize, cacheKiB: cacheKiB)
+            let run = try await PipelineRun.submit(rows.events, databasePath: path, batchSize: batchSize, cacheKiB: cacheKiB,
+                                                  tuning: tuning)
             results.append(RunResult(name: "Tally submit → worker → SQLite, batch \(batchSize)", seconds: run.seconds,
                                      events: run.stored, detail: run.detail))
             removeDatabase(path)
@@ -96,7 +105,7 @@ struct TallyBench: AsyncParsableCommand {
         if tasks > 0 {
             note("Tally: track() from \(tasks) tasks → worker → SQLiteEventStore, batch 100…")
             let path = workDirectory + "/tally-bench-track.sqlite"
-            let run = try await PipelineRun.track(rows.events, tasks: tasks, databasePath: path, cacheKiB: cacheKiB)
+            let run = try await PipelineRun.track(rows.events, tasks: tasks, databasePath: path, cacheKiB: cacheKiB, tuning: tuning)
             results.append(RunResult(name: "Tally track() ×\(tasks) tasks → worker → SQLite, batch 100", seconds: run.seconds,
                                      events: run.stored, detail: run.detail))
             latency = run.latency
