@@ -41,10 +41,16 @@ public struct QuantileSketch: Sendable {
 
     public init() {}
 
-    /// The occupied buckets' indices, ascending.
-    public var indices: [Int32] { stored.map { Self.decodeBuckets($0).indices } ?? decodedIndices }
+    /// The occupied buckets' indices, ascending. (Decoded on each use while the
+    /// sketch is in its stored form: loops go through `forEachBucket`.)
+    public var indices: [Int32] { buckets.indices }
     /// The occupied buckets' counts, in the order of ``indices``.
-    public var counts: [UInt64] { stored.map { Self.decodeBuckets($0).counts } ?? decodedCounts }
+    public var counts: [UInt64] { buckets.counts }
+
+    /// Both, decoded at once if stored.
+    var buckets: (indices: [Int32], counts: [UInt64]) {
+        stored.map(Self.decodeBuckets) ?? (decodedIndices, decodedCounts)
+    }
 
     /// Bucket index → count.
     public var bins: [Int32: UInt64] {
@@ -108,7 +114,7 @@ public struct QuantileSketch: Sendable {
         count += other.count
         zeroCount += other.zeroCount
         max = Swift.max(max, other.max)
-        let (otherIndices, otherCounts) = (other.indices, other.counts)
+        let (otherIndices, otherCounts) = other.buckets
         guard !otherIndices.isEmpty else { return }
         guard !decodedIndices.isEmpty else {
             (decodedIndices, decodedCounts) = (otherIndices, otherCounts)
@@ -185,7 +191,8 @@ extension QuantileSketch: Hashable {
     public static func == (a: QuantileSketch, b: QuantileSketch) -> Bool {
         if a.count != b.count || a.zeroCount != b.zeroCount || a.max != b.max { return false }
         if let x = a.stored, let y = b.stored, x == y { return true }
-        return a.indices == b.indices && a.counts == b.counts
+        let (x, y) = (a.buckets, b.buckets)
+        return x.indices == y.indices && x.counts == y.counts
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -201,6 +208,7 @@ extension QuantileSketch: Hashable {
 
 extension QuantileSketch: CustomStringConvertible {
     public var description: String {
-        "QuantileSketch(count: \(count), zeroCount: \(zeroCount), max: \(max), indices: \(indices), counts: \(counts))"
+        let (indices, counts) = buckets
+        return "QuantileSketch(count: \(count), zeroCount: \(zeroCount), max: \(max), indices: \(indices), counts: \(counts))"
     }
 }
