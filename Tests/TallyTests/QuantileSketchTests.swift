@@ -1,4 +1,4 @@
-import Tally
+@testable import Tally
 import TallyTesting
 import Testing
 
@@ -116,6 +116,7 @@ struct QuantileSketchTests {
         var written = QuantileSketch()
         for value in Self.values(count: 2_000, seed: 5) { written.add(value) }
         let read = try #require(QuantileSketch(serialized: written.serialized))
+        #expect(read.stored != nil, "kept as its bytes")
         #expect(read == written && written == read)
         #expect(read.hashValue == written.hashValue)
         #expect(Set([read, written]).count == 1)
@@ -136,9 +137,34 @@ struct QuantileSketchTests {
 
         var changedRead = read, changedWritten = written
         for value in [0, 0.5, 1e6] { changedRead.add(value); changedWritten.add(value) }
+        #expect(changedRead.stored == nil, "decoded once changed")
         #expect(changedRead == changedWritten)
         #expect(changedRead != read)
         #expect(try #require(QuantileSketch(serialized: changedRead.serialized)) == changedWritten)
+
+        // A zero changes only the header's counts, no bucket: the stored bytes must
+        // not be what is written or merged afterwards.
+        var zeroRead = read, zeroWritten = written
+        zeroRead.add(0)
+        zeroWritten.add(0)
+        #expect(try #require(QuantileSketch(serialized: zeroRead.serialized)) == zeroWritten)
+        #expect(QuantileSketch.merged([zeroRead]) == zeroWritten)
+    }
+
+    @Test("a bucket index delta that would overflow is damage, not a crash, for the parser and the Merger")
+    func overflowingDeltaIsRefused() {
+        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+        func varint(_ value: UInt64) -> [UInt8] {
+            var value = value, out: [UInt8] = []
+            while value >= 0x80 { out.append(UInt8(truncatingIfNeeded: value) | 0x80); value >>= 7 }
+            return out + [UInt8(value)]
+        }
+        // Two buckets: index 100, then a delta of Int64.max (zigzag UInt64.max - 1).
+        let bytes: [UInt8] = [2, 2, 0] + le(1.0.bitPattern) + [2] + varint(200) + [1] + varint(UInt64.max - 1) + [1]
+        #expect(QuantileSketch(serialized: bytes) == nil)
+        var merger = QuantileSketch.Merger()
+        bytes.withUnsafeBytes { merger.add(serialized: $0) }
+        #expect(merger.merged == QuantileSketch())
     }
 
     /// The fixed-width version 1 of `sketch`: header, then its buckets in the order given.

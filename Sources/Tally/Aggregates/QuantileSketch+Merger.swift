@@ -35,14 +35,16 @@ extension QuantileSketch {
                 high = Swift.max(high, index)
             }
             guard valid else { return }
-            count += header.count
-            zeroCount += header.zeroCount
+            // Wrapping adds here and below: only damaged counts could overflow,
+            // and a range query must not trap on one bad row.
+            count &+= header.count
+            zeroCount &+= header.zeroCount
             max = Swift.max(max, header.max)
             guard low <= high else { return }
             let base = cover(low, high)
             var reader = header.reader
             dense.withUnsafeMutableBufferPointer { dense in
-                _ = QuantileSketch.readBuckets(header.buckets, from: &reader) { index, n in dense[Int(index) - base] += n }
+                _ = QuantileSketch.readBuckets(header.buckets, from: &reader) { index, n in dense[Int(index) - base] &+= n }
             }
         }
 
@@ -51,14 +53,14 @@ extension QuantileSketch {
                 bytes.withUnsafeBytes { add(serialized: $0) }
                 return
             }
-            count += sketch.count
-            zeroCount += sketch.zeroCount
+            count &+= sketch.count
+            zeroCount &+= sketch.zeroCount
             max = Swift.max(max, sketch.max)
             let (indices, counts) = (sketch.decodedIndices, sketch.decodedCounts)
             guard let low = indices.first, let high = indices.last else { return }
             let base = cover(low, high)
             dense.withUnsafeMutableBufferPointer { dense in
-                for (index, n) in zip(indices, counts) { dense[Int(index) - base] += n }
+                for (index, n) in zip(indices, counts) { dense[Int(index) - base] &+= n }
             }
         }
 

@@ -83,7 +83,9 @@ extension QuantileSketch {
         let possible = storedIndices
         for _ in 0..<n {
             guard let zigzag = reader.next(), let binCount = reader.next() else { return false }
-            index += Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
+            // Wrapping: a damaged delta must not trap; a wrapped index lands
+            // outside the possible ones and is refused just below.
+            index &+= Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
             guard possible.contains(index) else { return false }
             if binCount > 0 { bucket(Int32(truncatingIfNeeded: index), binCount) }
         }

@@ -34,6 +34,8 @@ public struct QuantileSketch: Sendable {
     /// thousands of sketches that are mostly merged (straight from the bytes, see
     /// ``Merger``) or not looked at, and decoding each into two arrays — five
     /// times the memory, written fresh — cost more than the rest of reading its row.
+    /// Every mutation calls `decodeStored()` first: the bytes hold `count`,
+    /// `zeroCount` and `max` as well, and would otherwise go stale.
     var stored: [UInt8]?
     public internal(set) var zeroCount: UInt64 = 0
     public internal(set) var count: UInt64 = 0
@@ -82,6 +84,8 @@ public struct QuantileSketch: Sendable {
 
     /// Adds a value ≥ 0 (negative values are clamped to 0).
     public mutating func add(_ value: Double) {
+        // Before any field changes: stored bytes carry count, zeroCount and max too.
+        decodeStored()
         count += 1
         if value > max { max = value }
         guard value > Self.minIndexable else {
@@ -101,7 +105,7 @@ public struct QuantileSketch: Sendable {
             if decodedIndices[middle] < index { low = middle + 1 } else { high = middle }
         }
         if low < decodedIndices.count, decodedIndices[low] == index {
-            decodedCounts[low] += n
+            decodedCounts[low] &+= n
         } else {
             decodedIndices.insert(index, at: low)
             decodedCounts.insert(n, at: low)
@@ -111,8 +115,9 @@ public struct QuantileSketch: Sendable {
     /// Adds every bucket of `other`.
     public mutating func merge(_ other: QuantileSketch) {
         decodeStored()
-        count += other.count
-        zeroCount += other.zeroCount
+        // Wrapping: only damaged stored counts could overflow, and a query must not trap on them.
+        count &+= other.count
+        zeroCount &+= other.zeroCount
         max = Swift.max(max, other.max)
         let (otherIndices, otherCounts) = other.buckets
         guard !otherIndices.isEmpty else { return }
@@ -132,7 +137,7 @@ public struct QuantileSketch: Sendable {
             } else if a == indices.count || otherIndices[b] < indices[a] {
                 mergedIndices.append(otherIndices[b]); mergedCounts.append(otherCounts[b]); b += 1
             } else {
-                mergedIndices.append(indices[a]); mergedCounts.append(counts[a] + otherCounts[b]); a += 1; b += 1
+                mergedIndices.append(indices[a]); mergedCounts.append(counts[a] &+ otherCounts[b]); a += 1; b += 1
             }
         }
         decodedIndices = mergedIndices
@@ -167,7 +172,7 @@ public struct QuantileSketch: Sendable {
         var seen = zeroCount
         forEachBucket { index, n in
             guard result.1 == nil else { return }
-            seen += n
+            seen &+= n
             let value = Swift.min(Self.value(of: index), max)
             if result.0 == nil, seen > first { result.0 = value }
             if seen > second { result.1 = value }
