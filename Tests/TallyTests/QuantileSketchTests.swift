@@ -93,13 +93,9 @@ struct QuantileSketchTests {
         #expect(QuantileSketch(serialized: extremes.serialized) == extremes)
         #expect(QuantileSketch(serialized: Self.version1(extremes)) == extremes)
 
-        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
         // One bucket at index 100,000: past the largest double's (about 71,000).
         let farIndex: UInt64 = 100_000
-        var version2: [UInt8] = [2, 1, 0] + le(1.0.bitPattern) + [1]
-        var zigzag = farIndex << 1
-        while zigzag >= 0x80 { version2.append(UInt8(truncatingIfNeeded: zigzag) | 0x80); zigzag >>= 7 }
-        version2 += [UInt8(zigzag), 1]
+        let version2: [UInt8] = [2, 1, 0] + le(1.0.bitPattern) + [1] + varint(farIndex << 1) + [1]
         let version1 = [UInt8(1)] + le(UInt64(1)) + le(UInt64(0)) + le(1.0.bitPattern) + le(UInt32(1))
             + le(Int32(farIndex)) + le(UInt64(1))
         for bytes in [version2, version1] {
@@ -153,12 +149,6 @@ struct QuantileSketchTests {
 
     @Test("a bucket index delta that would overflow is damage, not a crash, for the parser and the Merger")
     func overflowingDeltaIsRefused() {
-        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
-        func varint(_ value: UInt64) -> [UInt8] {
-            var value = value, out: [UInt8] = []
-            while value >= 0x80 { out.append(UInt8(truncatingIfNeeded: value) | 0x80); value >>= 7 }
-            return out + [UInt8(value)]
-        }
         // Two buckets: index 100, then a delta of Int64.max (zigzag UInt64.max - 1).
         let bytes: [UInt8] = [2, 2, 0] + le(1.0.bitPattern) + [2] + varint(200) + [1] + varint(UInt64.max - 1) + [1]
         #expect(QuantileSketch(serialized: bytes) == nil)
@@ -169,7 +159,6 @@ struct QuantileSketchTests {
 
     /// The fixed-width version 1 of `sketch`: header, then its buckets in the order given.
     static func version1(_ sketch: QuantileSketch, reversed: Bool = false, droppingLast: Bool = false) -> [UInt8] {
-        func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
         let header = [UInt8(1)] + le(sketch.count) + le(sketch.zeroCount) + le(sketch.max.bitPattern) + le(UInt32(sketch.indices.count))
         var bins = zip(sketch.indices, sketch.counts).map { le($0.0) + le($0.1) }
         if reversed { bins.reverse() }
@@ -185,4 +174,17 @@ struct QuantileSketchTests {
         #expect(QuantileSketch(serialized: Self.version1(sketch, reversed: true)) == sketch)
         #expect(QuantileSketch(serialized: Self.version1(sketch, droppingLast: true)) == nil)
     }
+}
+
+/// Little-endian bytes of an integer, as version 1 and the `max` field store them.
+private func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+
+/// A LEB128 varint, as version 2 stores counts and (zigzagged) index deltas.
+private func varint(_ value: UInt64) -> [UInt8] {
+    var value = value, out: [UInt8] = []
+    while value >= 0x80 {
+        out.append(UInt8(truncatingIfNeeded: value) | 0x80)
+        value >>= 7
+    }
+    return out + [UInt8(value)]
 }

@@ -326,9 +326,8 @@ public struct PostgresAggregateStore: AggregateStore {
             let p99 = try cells.next(PostgresArray<Double?>.self).elements
             let max = try cells.next(PostgresArray<Double?>.self).elements
             let sketches = try cells.next(PostgresArray<ByteBuffer>.self).elements
-            precondition([requests, errors4xx, errors5xx].allSatisfy { $0.count == hours.count }
-                && [p50, p95, p99, max].allSatisfy { $0.count == hours.count } && sketches.count == hours.count,
-                "array_agg gives every aggregate of a group all of its rows")
+            try checkAligned([requests.count, errors4xx.count, errors5xx.count, p50.count, p95.count, p99.count,
+                              max.count, sketches.count], hours: hours.count, table: "analytics_api_latency_hourly")
             return hours.indices.map { i in
                 var r = APILatencyRow(hour: hours[i].timestamp, service: service, method: method, route: route)
                 r.requests = Int(requests[i]); r.errors4xx = Int(errors4xx[i]); r.errors5xx = Int(errors5xx[i])
@@ -421,11 +420,23 @@ public struct PostgresAggregateStore: AggregateStore {
             let (service, errorType) = (try cells.next(String.self), try cells.next(String.self))
             let hours = try cells.next(PostgresArray<PostgresTimestamp>.self).elements
             let errors = try cells.next(PostgresArray<Int64>.self).elements
-            precondition(errors.count == hours.count, "array_agg gives every aggregate of a group all of its rows")
+            try checkAligned([errors.count], hours: hours.count, table: "analytics_errors_hourly")
             return zip(hours, errors).map { ErrorsRow(hour: $0.timestamp, service: service, errorType: errorType, errors: Int($1)) }
         }
         return Self.mergedByHour(series) { a, b in
             ByteOrder.precedes(a.service, b.service) ?? ByteOrder.precedes(a.errorType, b.errorType) ?? false
+        }
+    }
+
+    /// Checks that a group's `array_agg` columns line up with its hours.
+    /// PostgreSQL feeds every aggregate of a group the same rows, so a mismatch
+    /// means a server that does not behave as expected: reported as an error
+    /// naming the table, never a trap in the server process.
+    private func checkAligned(_ counts: [Int], hours: Int, table: String) throws {
+        guard counts.allSatisfy({ $0 == hours }) else {
+            throw PostgresStoreError(code: .failed, database: database.displayName,
+                                     message: "\(table): a series came back with \(hours) hours but columns of \(counts) values; "
+                                         + "the server's array_agg did not keep the group's rows aligned — report this with the PostgreSQL version")
         }
     }
 
