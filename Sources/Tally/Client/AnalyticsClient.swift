@@ -16,8 +16,6 @@ public final class AnalyticsClient: Sendable {
     private let buffer: EventBuffer
     private let enabled: Atomic<Bool>
     private let optedOutCount = Atomic<Int>(0)
-    private let service: String
-    private let context: EventContext
     private let limits: EventLimits
     private let policy: PIIPolicy
     private let onInvalidEvent: (@Sendable (EventValidationError) -> Void)?
@@ -28,8 +26,6 @@ public final class AnalyticsClient: Sendable {
         self.buffer = buffer
         self.replayLock = replayLock
         self.enabled = Atomic(configuration.isEnabled)
-        self.service = configuration.service
-        self.context = configuration.context
         self.limits = configuration.limits
         self.policy = configuration.piiPolicy
         self.onInvalidEvent = configuration.onInvalidEvent
@@ -83,10 +79,10 @@ public final class AnalyticsClient: Sendable {
             return
         }
         let now = Timestamp.now()
-        // The id is given by the buffer, under its lock (see `EventBuffer.append`).
-        buffer.append(EnrichedEvent(stamping: payload, eventID: EventID(high: 0, low: 0), timestamp: timestamp ?? now,
-                                    receivedAt: now, service: service, userID: userID, scope: AnalyticsContext.current,
-                                    context: context))
+        // The id comes from the buffer (see `EventBuffer.append`); the service and
+        // context, unless the scope sets them, from the worker.
+        buffer.append(tracked: payload, timestamp: timestamp ?? now, receivedAt: now, userID: userID,
+                      scope: AnalyticsContext.current)
     }
 
     /// Hands already-stamped events (an import, a replay, generated demo traffic)
@@ -153,7 +149,8 @@ public struct AnalyticsPipeline: Sendable {
 
     public init(configuration: AnalyticsConfiguration) {
         let buffer = EventBuffer(capacity: configuration.bufferCapacity, batchSize: configuration.batchSize,
-                                 overflowPolicy: configuration.overflowPolicy)
+                                 overflowPolicy: configuration.overflowPolicy, service: configuration.service,
+                                 context: configuration.context)
         // Held by the worker around each replayed batch, by callers of
         // `withReplayPaused` (a privacy erase) around their work.
         let replayLock = AsyncLock()

@@ -1,13 +1,80 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Synchronization
+
+/// An event as the buffer holds it. A tracked event leaves out the client's
+/// service and context (`nil`): the worker puts them in as it takes the event, so
+/// `track` never touches a reference count that the worker's core touches too
+/// (each such touch moves a cache line from one core to the other).
+///
+/// Not copyable, so it is only ever moved: built in its ring slot, moved out by
+/// the worker. (Copyable, the optimizer built it on the stack, copied it — a
+/// retain of every string — and destroyed the original, inside `track`.)
+struct BufferedEvent: ~Copyable, Sendable {
+    var eventID: EventID
+    var payload: EventPayload
+    var timestamp: Timestamp
+    var receivedAt: Timestamp
+    /// `nil`: the client's service.
+    var service: String?
+    var userID: String?
+    var anonymousID: String?
+    var sessionID: String?
+    /// `nil`: the client's context.
+    var context: EventContext?
+
+    /// The scope's strings are moved out of it, not copied: each copy would be a
+    /// retain now and a release later, on the worker's core.
+    init(tracked payload: consuming EventPayload, eventID: EventID, timestamp: Timestamp, receivedAt: Timestamp,
+         userID: consuming String?, scope: consuming AnalyticsContext?) {
+        self.eventID = eventID
+        self.payload = payload
+        self.timestamp = timestamp
+        self.receivedAt = receivedAt
+        context = nil
+        if var scope = consume scope {
+            service = scope.service.take()
+            if let userID { self.userID = userID } else { self.userID = scope.userID.take() }
+            anonymousID = scope.anonymousID.take()
+            sessionID = scope.sessionID.take()
+        } else {
+            service = nil
+            self.userID = userID
+            anonymousID = nil
+            sessionID = nil
+        }
+    }
+
+    init(stamped event: EnrichedEvent) {
+        eventID = event.eventID
+        payload = event.payload
+        timestamp = event.timestamp
+        receivedAt = event.receivedAt
+        service = event.service
+        userID = event.userID
+        anonymousID = event.anonymousID
+        sessionID = event.sessionID
+        context = event.context
+    }
+
+    consuming func enriched(service defaultService: String, context defaultContext: EventContext) -> EnrichedEvent {
+        EnrichedEvent(eventID: eventID, payload: payload, timestamp: timestamp, receivedAt: receivedAt,
+                      service: service ?? defaultService, userID: userID, anonymousID: anonymousID,
+                      sessionID: sessionID, context: context ?? defaultContext)
+    }
+}
 
 /// The bounded buffer between `track` (many producers, synchronous) and the
-/// worker (one consumer, async). Every field is guarded by one `Mutex`; the
-/// worker's wake-up continuation is resumed outside it.
+/// worker (one consumer, async).
+///
+/// Events live in a ``LockFreeRing``: `track` appends with one compare-and-swap
+/// and never waits for the worker. The `Mutex` guards only the sleepers — the
+/// worker waiting for a batch, importers waiting for room — and a producer takes
+/// it only to wake the worker.
 final class EventBuffer: Sendable {
     struct Counters: Sendable, Hashable {
         var accepted = 0
@@ -15,116 +82,131 @@ final class EventBuffer: Sendable {
         var droppedAfterShutdown = 0
     }
 
-    private struct State: ~Copyable {
-        var ring: RingBuffer<EnrichedEvent>
-        var counters = Counters()
-        var isShuttingDown = false
-        /// The time and id of the last event appended: an event stamped in the same
-        /// microsecond gets a larger id, so the store's (timestamp, event_id)
-        /// order is the order of the `track` calls.
-        var lastTimestamp = Timestamp(microsecondsSinceEpoch: .min)
-        var lastID = EventID(high: 0, low: 0)
-        /// Set when someone else put events in the durable queue (see `noteQueuedElsewhere`).
-        var queuedElsewhere = false
+    private struct Sleepers: ~Copyable {
         /// Set while the worker sleeps waiting for a full batch.
-        var waiter: CheckedContinuation<Void, Never>?
+        var worker: CheckedContinuation<Void, Never>?
         /// Importers waiting for room (see `appendWaitingForSpace`).
         var spaceWaiters: [CheckedContinuation<Void, Never>] = []
-        var wakeThreshold: Int
-        /// Event ids come from this generator, seeded once from the system's:
-        /// a system random call per event would cost a syscall.
-        var random: Xoshiro256
+        /// Set when someone else put events in the durable queue (see `noteQueuedElsewhere`).
+        var queuedElsewhere = false
     }
 
-    private let state: Mutex<State>
-    let capacity: Int
+    private let ring: LockFreeRing<BufferedEvent>
+    private let sleepers = Mutex(Sleepers())
+    /// Whether the worker sleeps, and how many events should wake it; read by
+    /// every `track` without the lock.
+    private let workerSleeps = Atomic<Bool>(false)
+    private let wakeThreshold = Atomic<Int>(1)
+    private let shuttingDown = Atomic<Bool>(false)
+    private let droppedFull = Atomic<Int>(0)
+    private let droppedAfterShutdown = Atomic<Int>(0)
+    /// Events appended when the worker finished draining (`Int.max` until then):
+    /// any appended later, by a `track` that began before shutdown and finished
+    /// after the drain, are counted as dropped after shutdown.
+    private let sealedAt = Atomic<Int>(.max)
+    /// The low 62 bits of a tracked event's id are this plus its position in the
+    /// ring: unique within the buffer, increasing in `track` order (so events
+    /// stamped in the same microsecond still sort in call order by (timestamp,
+    /// event_id)), and started at a random point (below 2⁶¹, so never wrapping) so
+    /// that other processes' ids do not meet these.
+    private let idBase: UInt64
     let overflowPolicy: OverflowPolicy
+    private let service: String
+    private let context: EventContext
 
-    init(capacity: Int, batchSize: Int, overflowPolicy: OverflowPolicy) {
+    var capacity: Int { ring.capacity }
+
+    init(capacity: Int, batchSize: Int, overflowPolicy: OverflowPolicy, service: String, context: EventContext) {
         precondition(capacity > 0 && batchSize > 0, "capacity and batch size must be positive")
-        self.capacity = capacity
+        ring = LockFreeRing(capacity: capacity)
         self.overflowPolicy = overflowPolicy
-        var seed = SystemRandomNumberGenerator()
-        state = Mutex(State(ring: RingBuffer(capacity: capacity), wakeThreshold: min(batchSize, capacity),
-                            random: Xoshiro256(seed: seed.next())))
+        self.service = service
+        self.context = context
+        wakeThreshold.store(min(batchSize, capacity), ordering: .relaxed)
+        var random = SystemRandomNumberGenerator()
+        idBase = random.next() >> 3
     }
 
-    /// Gives a tracked event its id and appends it. Never blocks on anything but
-    /// the lock, never allocates beyond what the ring already holds.
-    ///
-    /// The event travels into the lock's closure in an optional it is taken out
-    /// of: a closure can only borrow what it captures, and appending a borrowed
-    /// event would copy it.
+    /// Appends a tracked event, built straight into its slot with its id. Never
+    /// waits, never allocates: when the ring is full the overflow policy decides,
+    /// and the drop is counted.
     ///
     /// - Returns: `false` if the event was dropped.
     @discardableResult
-    func append(_ event: consuming EnrichedEvent) -> Bool {
-        let timestamp = event.timestamp
-        var pending = Optional(event)
-        let (accepted, waiter) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
-            if state.isShuttingDown {
-                state.counters.droppedAfterShutdown += 1
-                return (false, nil)
-            }
-            if state.ring.isFull {
-                switch overflowPolicy {
-                case .dropNewest:
-                    state.counters.droppedFull += 1
-                    return (false, nil)
-                case .dropOldest:
-                    _ = state.ring.popFirst()
-                    state.counters.droppedFull += 1
-                }
-            }
-            var id = EventID.generate(at: timestamp, using: &state.random)
-            if timestamp == state.lastTimestamp, id <= state.lastID, state.lastID.low < UInt64.max {
-                id = EventID(high: state.lastID.high, low: state.lastID.low + 1)
-            }
-            state.lastTimestamp = timestamp
-            state.lastID = id
-            pending!.eventID = id
-            state.ring.append(pending.take()!)
-            state.counters.accepted += 1
-            guard state.ring.count >= state.wakeThreshold, let waiter = state.waiter else { return (true, nil) }
-            state.waiter = nil
-            return (true, waiter)
+    func append(tracked payload: consuming EventPayload, timestamp: Timestamp, receivedAt: Timestamp,
+                userID: consuming String?, scope: consuming AnalyticsContext?) -> Bool {
+        if shuttingDown.load(ordering: .relaxed) {
+            droppedAfterShutdown.add(1, ordering: .relaxed)
+            return false
         }
-        waiter?.resume()
-        return accepted
+        guard let position = claimApplyingOverflowPolicy() else { return false }
+        ring.slot(for: position).initialize(
+            to: BufferedEvent(tracked: payload, eventID: EventID(at: timestamp, counter: idBase &+ UInt64(position)),
+                              timestamp: timestamp, receivedAt: receivedAt, userID: userID, scope: scope))
+        ring.markPublished(position)
+        wakeWorkerIfBatchReady()
+        return true
     }
 
-    /// Takes up to `max` of the events buffered now, oldest first.
-    ///
-    /// `track` waits for the same lock, so it is held briefly: the array's memory
-    /// is allocated and its pages faulted in before, and the events move out a
-    /// few at a time, the lock released between chunks.
-    func take(max: Int) -> [EnrichedEvent] {
-        let wanted = Swift.min(max, count)
-        guard wanted > 0 else { return [] }
-        var waiters: [CheckedContinuation<Void, Never>] = []
-        let events = [EnrichedEvent](unsafeUninitializedCapacity: wanted) { slots, taken in
-            let base = slots.baseAddress!
-            memset(base, 0, wanted * MemoryLayout<EnrichedEvent>.stride)
-            while taken < wanted {
-                let moved = state.withLock { state -> Int in
-                    let n = Swift.min(Self.takeChunk, wanted - taken, state.ring.count)
-                    for i in 0..<n { (base + taken + i).initialize(to: state.ring.popFirst()!) }
-                    waiters += state.spaceWaiters
-                    state.spaceWaiters.removeAll()
-                    return n
+    private func claimApplyingOverflowPolicy() -> Int? {
+        while true {
+            if let position = ring.claim() { return position }
+            switch overflowPolicy {
+            case .dropNewest:
+                droppedFull.add(1, ordering: .relaxed)
+                return nil
+            case .dropOldest:
+                // Take the oldest ourselves. If its producer has not finished writing
+                // it yet, let that thread run rather than spin against it.
+                if ring.take(max: 1, { _ in }) == 1 {
+                    droppedFull.add(1, ordering: .relaxed)
+                } else {
+                    sched_yield()
                 }
-                taken += moved
-                // Fewer than asked: the ring ran dry (`dropOldest` may shrink it).
-                if moved < Self.takeChunk { break }
             }
         }
-        for waiter in waiters { waiter.resume() }
+    }
+
+    /// The check that keeps a sleeping worker from missing a full batch: the
+    /// claim's compare-and-swap came before this load, and the worker announces
+    /// its sleep before looking at the count, so one of the two sees the other.
+    @inline(__always)
+    private func wakeWorkerIfBatchReady() {
+        guard workerSleeps.load(ordering: .sequentiallyConsistent),
+              ring.count >= wakeThreshold.load(ordering: .relaxed) else { return }
+        wake()
+    }
+
+    /// Takes up to `max` of the events buffered now, oldest first, with the
+    /// client's service and context filled in.
+    ///
+    /// An event another thread is still writing ends the take early; when it is
+    /// the oldest, the worker lets that thread finish (it holds no lock, so it
+    /// is only a few instructions from done unless it was descheduled).
+    func take(max: Int) -> [EnrichedEvent] {
+        var events: [EnrichedEvent] = []
+        events.reserveCapacity(Swift.min(max, ring.count))
+        while events.count < max {
+            let taken = ring.take(max: max - events.count) { event in
+                events.append(event.enriched(service: service, context: context))
+            }
+            if taken > 0 { continue }
+            if ring.count == 0 || !events.isEmpty { break }
+            sched_yield()
+        }
+        resumeSpaceWaiters()
         return events
     }
 
-    /// Events moved per lock hold in `take`: 16 moves keep a waiting `track` well
-    /// under a microsecond (128 made its p99 ~3 µs).
-    private static let takeChunk = 16
+    /// Importers waiting for room try again. Taken after the ring freed its slots,
+    /// so an importer that found the ring full under this lock is woken.
+    private func resumeSpaceWaiters() {
+        let waiters = sleepers.withLock { sleepers in
+            defer { sleepers.spaceWaiters.removeAll() }
+            return sleepers.spaceWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
 
     /// Appends an already-stamped event, waiting while the buffer is full instead
     /// of applying the overflow policy: backpressure for imports and replays.
@@ -132,21 +214,16 @@ final class EventBuffer: Sendable {
     /// - Returns: `false` if shutdown began before there was room.
     func appendWaitingForSpace(_ event: EnrichedEvent) async -> Bool {
         while true {
-            let outcome = state.withLock { state -> (done: Bool, accepted: Bool, waiter: CheckedContinuation<Void, Never>?) in
-                if state.isShuttingDown { return (true, false, nil) }
-                if state.ring.isFull { return (false, false, nil) }
-                state.ring.append(event)
-                state.counters.accepted += 1
-                guard state.ring.count >= state.wakeThreshold, let waiter = state.waiter else { return (true, true, nil) }
-                state.waiter = nil
-                return (true, true, waiter)
+            if shuttingDown.load(ordering: .relaxed) { return false }
+            if let position = ring.claim() {
+                ring.publish(BufferedEvent(stamped: event), at: position)
+                wakeWorkerIfBatchReady()
+                return true
             }
-            outcome.waiter?.resume()
-            if outcome.done { return outcome.accepted }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
-                    if !state.ring.isFull || state.isShuttingDown { return true }
-                    state.spaceWaiters.append(continuation)
+                let resumeNow = sleepers.withLock { sleepers -> Bool in
+                    if !ring.isFull || shuttingDown.load(ordering: .relaxed) { return true }
+                    sleepers.spaceWaiters.append(continuation)
                     return false
                 }
                 if resumeNow { continuation.resume() }
@@ -154,20 +231,32 @@ final class EventBuffer: Sendable {
         }
     }
 
-    var count: Int { state.withLock { $0.ring.count } }
-    var counters: Counters { state.withLock { $0.counters } }
-    var isShuttingDown: Bool { state.withLock { $0.isShuttingDown } }
+    var count: Int { ring.count }
+    var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+
+    var counters: Counters {
+        let appended = ring.appended
+        let sealed = sealedAt.load(ordering: .relaxed)
+        return Counters(accepted: Swift.min(appended, sealed), droppedFull: droppedFull.load(ordering: .relaxed),
+                        droppedAfterShutdown: droppedAfterShutdown.load(ordering: .relaxed) + Swift.max(0, appended - sealed))
+    }
 
     /// Waits until `threshold` events are buffered, shutdown begins, or the task is
     /// cancelled, whichever comes first.
     func waitForEvents(atLeast threshold: Int) async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { state -> Bool in
-                    if state.ring.count >= threshold || state.isShuttingDown || state.queuedElsewhere || Task.isCancelled { return true }
-                    state.wakeThreshold = threshold
-                    state.waiter = continuation
-                    return false
+                let resumeNow = sleepers.withLock { sleepers -> Bool in
+                    if shuttingDown.load(ordering: .relaxed) || sleepers.queuedElsewhere || Task.isCancelled { return true }
+                    wakeThreshold.store(threshold, ordering: .relaxed)
+                    sleepers.worker = continuation
+                    // Announce the sleep, then look: a producer claims, then looks
+                    // at `workerSleeps` (see `wakeWorkerIfBatchReady`).
+                    workerSleeps.store(true, ordering: .sequentiallyConsistent)
+                    guard ring.count >= threshold else { return false }
+                    sleepers.worker = nil
+                    workerSleeps.store(false, ordering: .relaxed)
+                    return true
                 }
                 if resumeNow { continuation.resume() }
             }
@@ -179,107 +268,42 @@ final class EventBuffer: Sendable {
     /// Tells the worker that the durable queue has entries it did not put there,
     /// and wakes it to replay them.
     func noteQueuedElsewhere() {
-        state.withLock { $0.queuedElsewhere = true }
+        sleepers.withLock { $0.queuedElsewhere = true }
         wake()
     }
 
     /// Whether `noteQueuedElsewhere` was called since the last time this was asked.
     func takeQueuedElsewhereNotice() -> Bool {
-        state.withLock { state in
-            defer { state.queuedElsewhere = false }
-            return state.queuedElsewhere
+        sleepers.withLock { sleepers in
+            defer { sleepers.queuedElsewhere = false }
+            return sleepers.queuedElsewhere
         }
     }
 
     /// Wakes a waiting worker.
     func wake() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            defer { state.waiter = nil }
-            return state.waiter
+        let worker = sleepers.withLock { sleepers -> CheckedContinuation<Void, Never>? in
+            defer { sleepers.worker = nil }
+            workerSleeps.store(false, ordering: .relaxed)
+            return sleepers.worker
         }
-        waiter?.resume()
+        worker?.resume()
     }
 
     /// From now on `append` drops (and counts) new events; the worker drains what is here.
     func beginShutdown() {
-        let waiters = state.withLock { state in
-            state.isShuttingDown = true
-            defer { state.spaceWaiters.removeAll() }
-            return state.spaceWaiters
-        }
-        for waiter in waiters { waiter.resume() }
+        shuttingDown.store(true, ordering: .sequentiallyConsistent)
+        resumeSpaceWaiters()
         wake()
     }
-}
 
-/// A fixed-capacity FIFO over one preallocated block: elements are moved in and
-/// out, never wrapped in `Optional` or copied through an array's slots.
-struct RingBuffer<Element>: ~Copyable {
-    private let storage: UnsafeMutablePointer<Element>
-    private let capacity: Int
-    private var head = 0
-    private(set) var count = 0
-
-    init(capacity: Int) {
-        self.capacity = capacity
-        storage = .allocate(capacity: capacity)
-        // Commit every page now. Untouched, the first lap round the ring would take
-        // a page fault every few events, inside `track` (microseconds each, the
-        // tail of its latency); the memory is the configured bound either way.
-        memset(storage, 0, capacity * MemoryLayout<Element>.stride)
-    }
-
-    deinit {
-        var index = head
-        for _ in 0..<count {
-            (storage + index).deinitialize(count: 1)
-            index = index + 1 == capacity ? 0 : index + 1
-        }
-        storage.deallocate()
-    }
-
-    var isFull: Bool { count == capacity }
-
-    mutating func append(_ element: consuming Element) {
-        var tail = head + count
-        if tail >= capacity { tail -= capacity }
-        (storage + tail).initialize(to: element)
-        count += 1
-    }
-
-    mutating func popFirst() -> Element? {
-        guard count > 0 else { return nil }
-        let element = (storage + head).move()
-        head = head + 1 == capacity ? 0 : head + 1
-        count -= 1
-        return element
-    }
-
-}
-
-/// xoshiro256**: fast, good enough for the random bits of event ids, seeded from
-/// the system generator.
-struct Xoshiro256: RandomNumberGenerator, Sendable {
-    private var s0, s1, s2, s3: UInt64
-
-    init(seed: UInt64) {
-        var x = seed
-        func splitMix() -> UInt64 {
-            x &+= 0x9E37_79B9_7F4A_7C15
-            var z = x
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
-    }
-
-    mutating func next() -> UInt64 {
-        let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
-        let t = s1 << 17
-        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3
-        s2 ^= t
-        s3 = s3 << 45 | s3 >> 19
-        return result
+    /// Called by the worker once it has drained the buffer during shutdown:
+    /// `true` if nothing is left, and from then on anything appended by a `track`
+    /// that raced with the shutdown counts as dropped, not accepted.
+    func sealIfDrained() -> Bool {
+        let appended = ring.appended
+        guard appended == ring.taken else { return false }
+        sealedAt.store(appended, ordering: .relaxed)
+        return true
     }
 }

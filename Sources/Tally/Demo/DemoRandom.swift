@@ -1,4 +1,4 @@
-/// The demo's random source: the client's xoshiro256** generator (the demo must
+/// The demo's random source: a xoshiro256** generator (the demo must
 /// produce the same traffic for the same seed on every machine) plus the
 /// distributions realistic traffic needs.
 struct DemoRandom: RandomNumberGenerator {

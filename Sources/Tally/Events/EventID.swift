@@ -30,11 +30,19 @@ public struct EventID: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// The 12 bits after the version hold the sub-millisecond part of the time
     /// (RFC 9562 §6.2, method 3), so ids of events a microsecond apart sort in time order.
     public static func generate(at time: Timestamp, using rng: inout some RandomNumberGenerator) -> EventID {
+        EventID(at: time, counter: rng.next())
+    }
+
+    /// A UUIDv7 for an event at `time` whose last 62 bits are `counter`: a
+    /// buffer counts up from a random start (RFC 9562 §6.2, method 2), so its ids
+    /// are unique and sort in the order it gave them out, without a random draw
+    /// or a lock per event.
+    @inline(__always)
+    init(at time: Timestamp, counter: UInt64) {
         let micros = max(0, time.microsecondsSinceEpoch)
         let millis = UInt64(micros / 1_000) & 0xFFFF_FFFF_FFFF
         let randA = UInt64(micros % 1_000) * 4_096 / 1_000
-        let randB = rng.next() & 0x3FFF_FFFF_FFFF_FFFF
-        return EventID(high: millis << 16 | 0x7000 | randA, low: 0x8000_0000_0000_0000 | randB)
+        self.init(high: millis << 16 | 0x7000 | randA, low: 0x8000_0000_0000_0000 | counter & 0x3FFF_FFFF_FFFF_FFFF)
     }
 
     /// Parses the canonical 8-4-4-4-12 hexadecimal form, in either case.

@@ -102,7 +102,7 @@ private struct DeliveryLoop {
                 await replayQueue(draining: draining)
             }
             reportCounters()
-            if draining, buffer.count == 0 { break }
+            if draining, buffer.sealIfDrained() { break }
         }
         logger.debug("analytics worker drained and stopped")
     }

@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// A bounded FIFO that many threads fill and empty without a lock (Dmitry
+/// Vyukov's bounded MPMC queue): `track` on any thread appends, the worker (and
+/// a producer making room under ``OverflowPolicy/dropOldest``) takes.
+///
+/// Each slot has a sequence number saying whose turn it is: `position` when free
+/// for the producer of that position, `position + 1` once that element is in it,
+/// `position + capacity` once taken (free for the next lap). A producer claims a
+/// position with one compare-and-swap on `tail`, writes the element, then
+/// publishes it with a release store of the slot's sequence; a consumer claims a
+/// run of published slots with one compare-and-swap on `head`. Nothing waits on
+/// a lock, so a producer is never held up by the consumer being descheduled.
+///
+/// Positions only grow, so `tail` counts every element ever appended.
+final class LockFreeRing<Element: ~Copyable & Sendable>: @unchecked Sendable {
+    let capacity: Int
+    private let slots: UnsafeMutablePointer<Element>
+    private let sequences: UnsafeMutablePointer<Atomic<Int>>
+    /// `tail` and `head`, a cache line apart: producers write one, the consumer the other.
+    private let ends: UnsafeMutablePointer<Atomic<Int>>
+    private static var headOffset: Int { 64 / MemoryLayout<Atomic<Int>>.stride }
+
+    init(capacity: Int) {
+        precondition(capacity > 0, "capacity must be positive")
+        self.capacity = capacity
+        slots = .allocate(capacity: capacity)
+        // Commit every page now. Untouched, the first lap round the ring would take
+        // a page fault every few events, inside `track` (microseconds each, the
+        // tail of its latency); the memory is the configured bound either way.
+        memset(slots, 0, capacity * MemoryLayout<Element>.stride)
+        sequences = .allocate(capacity: capacity)
+        for index in 0..<capacity { (sequences + index).initialize(to: Atomic(index)) }
+        ends = .allocate(capacity: Self.headOffset + 1)
+        for index in 0...Self.headOffset { (ends + index).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        // Every claimed position was published (nothing fails between claiming and
+        // publishing), so what lies between head and tail is initialized.
+        let head = ends[Self.headOffset].load(ordering: .relaxed)
+        let tail = ends[0].load(ordering: .relaxed)
+        for position in head..<tail { (slots + position % capacity).deinitialize(count: 1) }
+        slots.deallocate()
+        sequences.deinitialize(count: capacity)
+        sequences.deallocate()
+        ends.deinitialize(count: Self.headOffset + 1)
+        ends.deallocate()
+    }
+
+    /// Elements claimed so far, published or about to be.
+    var appended: Int { ends[0].load(ordering: .sequentiallyConsistent) }
+    /// Elements taken so far.
+    var taken: Int { ends[Self.headOffset].load(ordering: .sequentiallyConsistent) }
+    /// Elements in the ring now, counting those being written.
+    var count: Int { Swift.max(0, appended - taken) }
+    var isFull: Bool { count >= capacity }
+
+    /// Claims the next position, or returns `nil` when the ring is full. The
+    /// caller must then ``publish(_:at:)`` an element there.
+    ///
+    /// The compare-and-swap is sequentially consistent: a producer's claim and its
+    /// later look at whether the worker sleeps are ordered against the worker's
+    /// "I sleep" and its look at `tail` (see `EventBuffer.waitForEvents`).
+    @inline(__always)
+    func claim() -> Int? {
+        var position = ends[0].load(ordering: .relaxed)
+        while true {
+            let sequence = sequences[position % capacity].load(ordering: .acquiring)
+            if sequence == position {
+                let (exchanged, original) = ends[0].compareExchange(
+                    expected: position, desired: position + 1, ordering: .sequentiallyConsistent)
+                if exchanged { return position }
+                position = original
+            } else if sequence < position {
+                return nil   // the slot still holds the element of the previous lap
+            } else {
+                position = ends[0].load(ordering: .relaxed)   // another producer took it
+            }
+        }
+    }
+
+    /// Puts `element` in the position claimed for it and makes it visible to consumers.
+    @inline(__always)
+    func publish(_ element: consuming Element, at position: Int) {
+        slot(for: position).initialize(to: element)
+        markPublished(position)
+    }
+
+    /// The slot of a claimed position, for a caller to build the element straight
+    /// in it (a value built first and then passed in was copied and destroyed on
+    /// the way: a retain and a release of each string it holds). Then
+    /// ``markPublished(_:)``.
+    @inline(__always)
+    func slot(for position: Int) -> UnsafeMutablePointer<Element> {
+        slots + position % capacity
+    }
+
+    /// Makes the element initialized in `slot(for: position)` visible to consumers.
+    @inline(__always)
+    func markPublished(_ position: Int) {
+        sequences[position % capacity].store(position + 1, ordering: .releasing)
+    }
+
+    /// Takes up to `max` published elements from the front, oldest first, passing
+    /// each to `body`; returns how many. Stops early at a position claimed but not
+    /// yet published, so the order is always the order of the claims.
+    func take(max: Int, _ body: (consuming Element) -> Void) -> Int {
+        var head = ends[Self.headOffset].load(ordering: .relaxed)
+        var ready = 0
+        while true {
+            ready = 0
+            while ready < max, sequences[(head + ready) % capacity].load(ordering: .acquiring) == head + ready + 1 {
+                ready += 1
+            }
+            if ready == 0 { return 0 }
+            let (exchanged, original) = ends[Self.headOffset].compareExchange(
+                expected: head, desired: head + ready, ordering: .sequentiallyConsistent)
+            if exchanged { break }
+            head = original   // a producer dropped the oldest meanwhile
+        }
+        for position in head..<(head + ready) {
+            let index = position % capacity
+            body((slots + index).move())
+            sequences[index].store(position + capacity, ordering: .releasing)
+        }
+        return ready
+    }
+}

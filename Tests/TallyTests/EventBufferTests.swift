@@ -1,0 +1,138 @@
+import Synchronization
+@testable import Tally
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The lock-free buffer under `track`, driven directly: many producers against
+/// one consumer on a ring small enough to wrap and fill thousands of times.
+@Suite("Event buffer")
+struct EventBufferTests {
+    @Test("producers on every thread and one consumer: each element taken exactly once, each producer's in order")
+    func ringExactlyOnceInOrder() async {
+        let ring = LockFreeRing<Int>(capacity: 64)
+        let producers = 4, perProducer = 50_000
+        let taken = Collected<Int>()
+        await withTaskGroup(of: Void.self) { group in
+            for producer in 0..<producers {
+                group.addTask {
+                    for n in 0..<perProducer {
+                        while true {
+                            if let position = ring.claim() {
+                                ring.publish(producer << 32 | n, at: position)
+                                break
+                            }
+                            await Task.yield()   // full: let the consumer run
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                var mine: [Int] = []
+                while mine.count < producers * perProducer {
+                    if ring.take(max: 50, { mine.append($0) }) == 0 { await Task.yield() }
+                }
+                taken.items.withLock { $0 = mine }
+            }
+        }
+        let all = taken.items.withLock { $0 }
+        #expect(all.count == producers * perProducer)
+        #expect(Set(all).count == all.count)
+        for producer in 0..<producers {
+            let sequence = all.filter { $0 >> 32 == producer }.map { $0 & 0xFFFF_FFFF }
+            #expect(sequence == Array(0..<perProducer))
+        }
+        #expect(ring.count == 0)
+    }
+
+    @Test("dropOldest under concurrent producers and a consumer: what was taken plus what was dropped is what was tracked, none twice")
+    func dropOldestAccounting() async {
+        let buffer = EventBuffer(capacity: 16, batchSize: 8, overflowPolicy: .dropOldest, service: "api", context: EventContext())
+        let producers = 4, perProducer = 10_000
+        let done = Collected<Never>()
+        let taken = Collected<EnrichedEvent>()
+        await withTaskGroup(of: Void.self) { group in
+            for producer in 0..<producers {
+                group.addTask {
+                    for n in 0..<perProducer {
+                        let now = Timestamp.now()
+                        buffer.append(tracked: .catalogue(.pageView(path: "/\(producer)/\(n)")), timestamp: now, receivedAt: now,
+                                      userID: nil, scope: nil)
+                        if n % 64 == 0 { await Task.yield() }
+                    }
+                    done.finished.add(1, ordering: .sequentiallyConsistent)
+                }
+            }
+            group.addTask {
+                var mine: [EnrichedEvent] = []
+                while done.finished.load(ordering: .sequentiallyConsistent) < producers || buffer.count > 0 {
+                    let batch = buffer.take(max: 8)
+                    if batch.isEmpty { await Task.yield() }
+                    mine += batch
+                }
+                taken.items.withLock { $0 = mine }
+            }
+        }
+        let events = taken.items.withLock { $0 }
+        let counters = buffer.counters
+        #expect(counters.accepted == producers * perProducer)
+        #expect(events.count + counters.droppedFull == producers * perProducer)
+        #expect(Set(events.map(\.eventID)).count == events.count)
+        #expect(events.allSatisfy { $0.service == "api" })
+        // What survived of each producer is still in its order.
+        for producer in 0..<producers {
+            let numbers = events.compactMap { event -> Int? in
+                guard let parts = event.properties["path"]?.stringValue?.split(separator: "/"), parts[0] == "\(producer)" else { return nil }
+                return Int(parts[1])
+            }
+            #expect(numbers == numbers.sorted())
+        }
+    }
+
+    @Test("an event appended after the drain at shutdown counts as dropped after shutdown, not as accepted")
+    func sealedAfterDrain() {
+        let buffer = EventBuffer(capacity: 16, batchSize: 8, overflowPolicy: .dropNewest, service: "api", context: EventContext())
+        func track(_ n: Int) {
+            let now = Timestamp.now()
+            buffer.append(tracked: .catalogue(.pageView(path: "/\(n)")), timestamp: now, receivedAt: now, userID: nil, scope: nil)
+        }
+        for n in 0..<3 { track(n) }
+        #expect(!buffer.sealIfDrained())
+        #expect(buffer.take(max: 10).count == 3)
+        #expect(buffer.sealIfDrained())
+        // A `track` that saw no shutdown yet and appended after the worker's last look.
+        track(3)
+        track(4)
+        #expect(buffer.counters == EventBuffer.Counters(accepted: 3, droppedFull: 0, droppedAfterShutdown: 2))
+    }
+
+    @Test("tracked events get the client's service and context from the worker; submitted ones keep their own")
+    func serviceAndContextFilledOnTake() async {
+        let context = EventContext(libraryName: "tally-swift", appVersion: "9.9")
+        let buffer = EventBuffer(capacity: 16, batchSize: 8, overflowPolicy: .dropNewest, service: "api", context: context)
+        let now = Timestamp.now()
+        buffer.append(tracked: .catalogue(.pageView(path: "/a")), timestamp: now, receivedAt: now, userID: "u_1",
+                      scope: AnalyticsContext(sessionID: "s_1", service: "worker"))
+        buffer.append(tracked: .catalogue(.pageView(path: "/b")), timestamp: now, receivedAt: now, userID: nil, scope: nil)
+        let imported = EnrichedEvent(eventID: EventID.generate(at: now), payload: .catalogue(.pageView(path: "/c")), timestamp: now,
+                                     receivedAt: now, service: "web", context: EventContext(libraryName: "analytics-js"))
+        #expect(await buffer.appendWaitingForSpace(imported))
+        let events = buffer.take(max: 10)
+        #expect(events.map(\.service) == ["worker", "api", "web"])
+        #expect(events.map(\.userID) == ["u_1", nil, nil])
+        #expect(events.map(\.sessionID) == ["s_1", nil, nil])
+        #expect(events.map(\.context.libraryName) == ["tally-swift", "tally-swift", "analytics-js"])
+        #expect(events[2].eventID == imported.eventID)
+        #expect(events[0].eventID < events[1].eventID && events[0].eventID.version == 7)
+    }
+}
+
+/// What a consumer task collected, and how many producers finished, shared with the test.
+private final class Collected<Item: Sendable>: Sendable {
+    let items = Mutex<[Item]>([])
+    let finished = Atomic<Int>(0)
+}
