@@ -22,7 +22,7 @@ struct EventBufferTests {
                 group.addTask {
                     for n in 0..<perProducer {
                         while true {
-                            if let position = ring.claim() {
+                            if case .claimed(let position) = ring.claim() {
                                 ring.publish(producer << 32 | n, at: position)
                                 break
                             }
@@ -93,21 +93,49 @@ struct EventBufferTests {
         }
     }
 
-    @Test("an event appended after the drain at shutdown counts as dropped after shutdown, not as accepted")
-    func sealedAfterDrain() {
-        let buffer = EventBuffer(capacity: 16, batchSize: 8, overflowPolicy: .dropNewest, service: "api", context: EventContext())
-        func track(_ n: Int) {
+    @Test("once the worker has drained and closed the buffer, a late track or submit is refused and counted, not left behind")
+    func closedAfterDrain() async {
+        let buffer = EventBuffer(capacity: 4, batchSize: 8, overflowPolicy: .dropOldest, service: "api", context: EventContext())
+        func track(_ n: Int) -> Bool {
             let now = Timestamp.now()
-            buffer.append(tracked: .catalogue(.pageView(path: "/\(n)")), timestamp: now, receivedAt: now, userID: nil, scope: nil)
+            return buffer.append(tracked: .catalogue(.pageView(path: "/\(n)")), timestamp: now, receivedAt: now, userID: nil, scope: nil)
         }
-        for n in 0..<3 { track(n) }
+        for n in 0..<3 { #expect(track(n)) }
         #expect(!buffer.sealIfDrained())
         #expect(buffer.take(max: 10).count == 3)
         #expect(buffer.sealIfDrained())
-        // A `track` that saw no shutdown yet and appended after the worker's last look.
-        track(3)
-        track(4)
-        #expect(buffer.counters == EventBuffer.Counters(accepted: 3, droppedFull: 0, droppedAfterShutdown: 2))
+        // A `track` and a `submit` that saw no shutdown yet and reach the ring
+        // after the worker's last look (the worker may have been cancelled
+        // without a graceful shutdown, so the flag is not set). More than the
+        // capacity: dropOldest must not count them a second time as full.
+        for n in 3..<10 { #expect(!track(n)) }
+        let now = Timestamp.now()
+        let imported = EnrichedEvent(eventID: EventID.generate(at: now), payload: .catalogue(.pageView(path: "/x")), timestamp: now,
+                                     receivedAt: now, service: "api")
+        #expect(await !buffer.appendWaitingForSpace(imported))
+        #expect(buffer.counters == EventBuffer.Counters(accepted: 3, droppedFull: 0, droppedAfterShutdown: 7))
+        #expect(buffer.count == 0)
+    }
+
+    @Test("a ring released with elements still in it destroys each of them once")
+    func deinitDestroysWhatIsLeft() {
+        let destroyed = Collected<Never>()
+        do {
+            let ring = LockFreeRing<Tracker>(capacity: 5)
+            // Eight positions in a ring of five, so the leftovers straddle the wrap.
+            for _ in 0..<4 {
+                guard case .claimed(let position) = ring.claim() else { Issue.record("ring full"); return }
+                ring.publish(Tracker(destroyed), at: position)
+            }
+            #expect(ring.take(max: 3, { _ in }) == 3)
+            for _ in 0..<4 {
+                guard case .claimed(let position) = ring.claim() else { Issue.record("ring full"); return }
+                ring.publish(Tracker(destroyed), at: position)
+            }
+            #expect(ring.count == 5)
+            #expect(destroyed.finished.load(ordering: .relaxed) == 3)
+        }
+        #expect(destroyed.finished.load(ordering: .relaxed) == 8)
     }
 
     @Test("tracked events get the client's service and context from the worker; submitted ones keep their own")
@@ -135,4 +163,11 @@ struct EventBufferTests {
 private final class Collected<Item: Sendable>: Sendable {
     let items = Mutex<[Item]>([])
     let finished = Atomic<Int>(0)
+}
+
+/// Counts its own destruction.
+private final class Tracker: Sendable {
+    let destroyed: Collected<Never>
+    init(_ destroyed: Collected<Never>) { self.destroyed = destroyed }
+    deinit { destroyed.finished.add(1, ordering: .relaxed) }
 }

@@ -185,6 +185,28 @@ struct PipelineTests {
         #expect(paths == (policy == .dropNewest ? (0..<10) : (5..<15)).map { "/\($0)" })
     }
 
+    @Test("a full batch is written at once, not at the flush interval, whichever threads track it")
+    func fullBatchWakesTheWorker() async throws {
+        let store = MemoryEventStore()
+        var configuration = Self.configuration(sink: store)
+        configuration.batchSize = 50
+        configuration.flushInterval = .seconds(3_600)
+        let pipeline = AnalyticsPipeline(configuration: configuration)
+        let services = RunningServices([pipeline.worker])
+        // Let the worker go to sleep waiting for a batch first.
+        try await Task.sleep(for: .milliseconds(100))
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<5 {
+                group.addTask {
+                    for n in 0..<10 { pipeline.client.track(.pageView(path: "/\(task)/\(n)")) }
+                }
+            }
+        }
+        let written = try await eventually(timeout: .seconds(30)) { try await store.count() == 50 }
+        try await services.shutDown()
+        #expect(written)
+    }
+
     @Test("events tracked in the same microsecond still sort in track order by (timestamp, event id)")
     func sameMicrosecondKeepsTrackOrder() async throws {
         let store = MemoryEventStore()

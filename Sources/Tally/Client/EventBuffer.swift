@@ -100,10 +100,6 @@ final class EventBuffer: Sendable {
     private let shuttingDown = Atomic<Bool>(false)
     private let droppedFull = Atomic<Int>(0)
     private let droppedAfterShutdown = Atomic<Int>(0)
-    /// Events appended when the worker finished draining (`Int.max` until then):
-    /// any appended later, by a `track` that began before shutdown and finished
-    /// after the drain, are counted as dropped after shutdown.
-    private let sealedAt = Atomic<Int>(.max)
     /// The low 62 bits of a tracked event's id are this plus its position in the
     /// ring: unique within the buffer, increasing in `track` order (so events
     /// stamped in the same microsecond still sort in call order by (timestamp,
@@ -148,16 +144,24 @@ final class EventBuffer: Sendable {
         return true
     }
 
+    /// A position for a tracked event, or `nil` when it is dropped (and counted).
     private func claimApplyingOverflowPolicy() -> Int? {
         while true {
-            if let position = ring.claim() { return position }
-            switch overflowPolicy {
-            case .dropNewest:
+            switch ring.claim() {
+            case .claimed(let position):
+                return position
+            case .closed:
+                // The worker drained and stopped while this `track` was under way.
+                droppedAfterShutdown.add(1, ordering: .relaxed)
+                return nil
+            case .full where overflowPolicy == .dropNewest:
                 droppedFull.add(1, ordering: .relaxed)
                 return nil
-            case .dropOldest:
-                // Take the oldest ourselves. If its producer has not finished writing
-                // it yet, let that thread run rather than spin against it.
+            case .full:
+                // dropOldest: take the oldest ourselves, unless the worker made room
+                // meanwhile. If its producer has not finished writing it yet, let
+                // that thread run rather than spin against it.
+                guard ring.isFull else { continue }
                 if ring.take(max: 1, { _ in }) == 1 {
                     droppedFull.add(1, ordering: .relaxed)
                 } else {
@@ -215,14 +219,19 @@ final class EventBuffer: Sendable {
     func appendWaitingForSpace(_ event: EnrichedEvent) async -> Bool {
         while true {
             if shuttingDown.load(ordering: .relaxed) { return false }
-            if let position = ring.claim() {
+            switch ring.claim() {
+            case .claimed(let position):
                 ring.publish(BufferedEvent(stamped: event), at: position)
                 wakeWorkerIfBatchReady()
                 return true
+            case .closed:
+                return false
+            case .full:
+                break
             }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = sleepers.withLock { sleepers -> Bool in
-                    if !ring.isFull || shuttingDown.load(ordering: .relaxed) { return true }
+                    if !ring.isFull || ring.isClosed || shuttingDown.load(ordering: .relaxed) { return true }
                     sleepers.spaceWaiters.append(continuation)
                     return false
                 }
@@ -235,10 +244,8 @@ final class EventBuffer: Sendable {
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
 
     var counters: Counters {
-        let appended = ring.appended
-        let sealed = sealedAt.load(ordering: .relaxed)
-        return Counters(accepted: Swift.min(appended, sealed), droppedFull: droppedFull.load(ordering: .relaxed),
-                        droppedAfterShutdown: droppedAfterShutdown.load(ordering: .relaxed) + Swift.max(0, appended - sealed))
+        Counters(accepted: ring.appended, droppedFull: droppedFull.load(ordering: .relaxed),
+                 droppedAfterShutdown: droppedAfterShutdown.load(ordering: .relaxed))
     }
 
     /// Waits until `threshold` events are buffered, shutdown begins, or the task is
@@ -248,6 +255,8 @@ final class EventBuffer: Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = sleepers.withLock { sleepers -> Bool in
                     if shuttingDown.load(ordering: .relaxed) || sleepers.queuedElsewhere || Task.isCancelled { return true }
+                    // A batch larger than the buffer is never reached: wake when it is full.
+                    let threshold = Swift.min(threshold, ring.capacity)
                     wakeThreshold.store(threshold, ordering: .relaxed)
                     sleepers.worker = continuation
                     // Announce the sleep, then look: a producer claims, then looks
@@ -297,13 +306,11 @@ final class EventBuffer: Sendable {
         wake()
     }
 
-    /// Called by the worker once it has drained the buffer during shutdown:
-    /// `true` if nothing is left, and from then on anything appended by a `track`
-    /// that raced with the shutdown counts as dropped, not accepted.
+    /// Called by the worker as it stops: `true` if nothing is left, and then the
+    /// buffer is closed, so a `track` or `submit` that began before shutdown and
+    /// reaches the ring after this drops its event (and says so) instead of
+    /// leaving it where no worker will take it.
     func sealIfDrained() -> Bool {
-        let appended = ring.appended
-        guard appended == ring.taken else { return false }
-        sealedAt.store(appended, ordering: .relaxed)
-        return true
+        ring.closeIfEmpty()
     }
 }

@@ -17,14 +17,19 @@ import Synchronization
 /// run of published slots with one compare-and-swap on `head`. Nothing waits on
 /// a lock, so a producer is never held up by the consumer being descheduled.
 ///
-/// Positions only grow, so `tail` counts every element ever appended.
+/// Positions only grow, so `tail` counts every element ever appended. Once
+/// ``closeIfEmpty()`` succeeds, `tail` carries a closed bit and every later claim
+/// is refused: nothing can be appended after the consumer's last look.
 final class LockFreeRing<Element: ~Copyable & Sendable>: @unchecked Sendable {
     let capacity: Int
     private let slots: UnsafeMutablePointer<Element>
     private let sequences: UnsafeMutablePointer<Atomic<Int>>
-    /// `tail` and `head`, a cache line apart: producers write one, the consumer the other.
+    /// `tail` and `head`, 128 bytes apart (a cache line, or two on x86): producers
+    /// write one, the consumer the other.
     private let ends: UnsafeMutablePointer<Atomic<Int>>
-    private static var headOffset: Int { 64 / MemoryLayout<Atomic<Int>>.stride }
+    private static var headOffset: Int { 128 / MemoryLayout<Atomic<Int>>.stride }
+    /// Set in `tail` by ``closeIfEmpty()``.
+    private static var closedBit: Int { 1 << 62 }
 
     init(capacity: Int) {
         precondition(capacity > 0, "capacity must be positive")
@@ -44,7 +49,7 @@ final class LockFreeRing<Element: ~Copyable & Sendable>: @unchecked Sendable {
         // Every claimed position was published (nothing fails between claiming and
         // publishing), so what lies between head and tail is initialized.
         let head = ends[Self.headOffset].load(ordering: .relaxed)
-        let tail = ends[0].load(ordering: .relaxed)
+        let tail = ends[0].load(ordering: .relaxed) & ~Self.closedBit
         for position in head..<tail { (slots + position % capacity).deinitialize(count: 1) }
         slots.deallocate()
         sequences.deinitialize(count: capacity)
@@ -54,35 +59,54 @@ final class LockFreeRing<Element: ~Copyable & Sendable>: @unchecked Sendable {
     }
 
     /// Elements claimed so far, published or about to be.
-    var appended: Int { ends[0].load(ordering: .sequentiallyConsistent) }
+    var appended: Int { ends[0].load(ordering: .sequentiallyConsistent) & ~Self.closedBit }
+    var isClosed: Bool { ends[0].load(ordering: .sequentiallyConsistent) & Self.closedBit != 0 }
     /// Elements taken so far.
     var taken: Int { ends[Self.headOffset].load(ordering: .sequentiallyConsistent) }
     /// Elements in the ring now, counting those being written.
     var count: Int { Swift.max(0, appended - taken) }
     var isFull: Bool { count >= capacity }
 
-    /// Claims the next position, or returns `nil` when the ring is full. The
-    /// caller must then ``publish(_:at:)`` an element there.
+    enum Claim {
+        case claimed(position: Int)
+        /// Every slot holds an element not yet taken.
+        case full
+        /// ``closeIfEmpty()`` succeeded: nothing more is taken in.
+        case closed
+    }
+
+    /// Claims the next position. After `.claimed`, the caller must
+    /// ``publish(_:at:)`` an element there.
     ///
     /// The compare-and-swap is sequentially consistent: a producer's claim and its
     /// later look at whether the worker sleeps are ordered against the worker's
     /// "I sleep" and its look at `tail` (see `EventBuffer.waitForEvents`).
     @inline(__always)
-    func claim() -> Int? {
+    func claim() -> Claim {
         var position = ends[0].load(ordering: .relaxed)
         while true {
+            if position & Self.closedBit != 0 { return .closed }
             let sequence = sequences[position % capacity].load(ordering: .acquiring)
             if sequence == position {
                 let (exchanged, original) = ends[0].compareExchange(
                     expected: position, desired: position + 1, ordering: .sequentiallyConsistent)
-                if exchanged { return position }
+                if exchanged { return .claimed(position: position) }
                 position = original
             } else if sequence < position {
-                return nil   // the slot still holds the element of the previous lap
+                return .full   // the slot still holds the element of the previous lap
             } else {
                 position = ends[0].load(ordering: .relaxed)   // another producer took it
             }
         }
+    }
+
+    /// Refuses every later claim, if everything claimed so far has been taken;
+    /// `false` (and nothing changes) otherwise, including when a claim raced with it.
+    func closeIfEmpty() -> Bool {
+        let tail = ends[0].load(ordering: .sequentiallyConsistent)
+        if tail & Self.closedBit != 0 { return true }
+        guard tail == ends[Self.headOffset].load(ordering: .sequentiallyConsistent) else { return false }
+        return ends[0].compareExchange(expected: tail, desired: tail | Self.closedBit, ordering: .sequentiallyConsistent).exchanged
     }
 
     /// Puts `element` in the position claimed for it and makes it visible to consumers.
@@ -125,9 +149,12 @@ final class LockFreeRing<Element: ~Copyable & Sendable>: @unchecked Sendable {
             head = original   // a producer dropped the oldest meanwhile
         }
         for position in head..<(head + ready) {
+            // Free the slot before handing the element on: a producer waiting for
+            // room must not wait for `body`.
             let index = position % capacity
-            body((slots + index).move())
+            let element = (slots + index).move()
             sequences[index].store(position + capacity, ordering: .releasing)
+            body(element)
         }
         return ready
     }

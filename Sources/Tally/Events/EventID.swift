@@ -36,7 +36,8 @@ public struct EventID: Sendable, Hashable, Comparable, CustomStringConvertible {
     /// A UUIDv7 for an event at `time` whose last 62 bits are `counter`: a
     /// buffer counts up from a random start (RFC 9562 §6.2, method 2), so its ids
     /// are unique and sort in the order it gave them out, without a random draw
-    /// or a lock per event.
+    /// or a lock per event. Consecutive ids differ by one: an id is a dedupe key,
+    /// not a secret, and says roughly how many events a client tracked between two.
     @inline(__always)
     init(at time: Timestamp, counter: UInt64) {
         let micros = max(0, time.microsecondsSinceEpoch)

@@ -78,7 +78,8 @@ private struct DeliveryLoop {
             // Full batches whenever they are ready; a partial one when the interval
             // has passed or everything must go.
             func batchReady() -> Bool {
-                buffer.count >= configuration.batchSize || ((intervalElapsed || draining) && buffer.count > 0)
+                // A full buffer is a batch too (a batch size above the capacity is never reached).
+                buffer.count >= min(configuration.batchSize, buffer.capacity) || ((intervalElapsed || draining) && buffer.count > 0)
             }
             if batchReady() {
                 // A pipeline two batches deep: while one batch is being written, a
