@@ -44,7 +44,7 @@ public final class AnalyticsClient: Sendable {
     ///   - userID: a pseudonymous id; defaults to the task's ``AnalyticsContext``.
     ///   - timestamp: when it happened; defaults to now.
     @inlinable
-    public func track(_ event: consuming AnalyticsEvent, userID: String? = nil, timestamp: Timestamp? = nil) {
+    public func track(_ event: consuming AnalyticsEvent, userID: consuming String? = nil, timestamp: Timestamp? = nil) {
         record(.catalogue(event), userID: userID, timestamp: timestamp)
     }
 
@@ -54,7 +54,7 @@ public final class AnalyticsClient: Sendable {
     /// only the type knows, so they run here, before the payload leaves the type;
     /// a rejection is reported through ``AnalyticsConfiguration/onInvalidEvent`` and
     /// counted, never thrown. (The worker then checks the payload as for any event.)
-    public func track(_ event: some TrackableEvent, userID: String? = nil, timestamp: Timestamp? = nil) {
+    public func track(_ event: some TrackableEvent, userID: consuming String? = nil, timestamp: Timestamp? = nil) {
         guard enabled.load(ordering: .relaxed) else {
             optedOutCount.add(1, ordering: .relaxed)
             return
@@ -69,11 +69,11 @@ public final class AnalyticsClient: Sendable {
         record(event.payload, userID: userID, timestamp: timestamp)
     }
 
-    /// The payload is consumed and the event built outside the buffer's lock, so
-    /// the event is moved, never copied, on its way into the buffer (each copy
-    /// would retain and release every string it holds).
+    /// The payload and the user id are consumed, and the event is built in its
+    /// buffer slot, so both are moved, never copied, on their way into the buffer
+    /// (each copy would retain and release every string they hold).
     @usableFromInline
-    func record(_ payload: consuming EventPayload, userID: String?, timestamp: Timestamp?) {
+    func record(_ payload: consuming EventPayload, userID: consuming String?, timestamp: Timestamp?) {
         guard enabled.load(ordering: .relaxed) else {
             optedOutCount.add(1, ordering: .relaxed)
             return
