@@ -20,13 +20,20 @@ import Synchronization
 /// Positions only grow, so `tail` counts every element ever appended. Once
 /// ``closeIfEmpty()`` succeeds, `tail` carries a closed bit and every later claim
 /// is refused: nothing can be appended after the consumer's last look.
-final class LockFreeRing<Element: ~Copyable & Sendable>: @unchecked Sendable {
+///
+/// No lock guards the memory: the atomics do. Each pointer below is set once in
+/// `init` and never reassigned; what it points at is shared by that protocol.
+final class LockFreeRing<Element: ~Copyable & Sendable>: Sendable {
     let capacity: Int
-    private let slots: UnsafeMutablePointer<Element>
-    private let sequences: UnsafeMutablePointer<Atomic<Int>>
-    /// `tail` and `head`, 128 bytes apart (a cache line, or two on x86): producers
-    /// write one, the consumer the other.
-    private let ends: UnsafeMutablePointer<Atomic<Int>>
+    /// Each slot is touched by one thread at a time: the producer that claimed its
+    /// position, until its release store of the slot's sequence; then the one
+    /// consumer whose compare-and-swap on `head` took it, until its release store.
+    nonisolated(unsafe) private let slots: UnsafeMutablePointer<Element>
+    /// Atomics, so any thread may read and write them.
+    nonisolated(unsafe) private let sequences: UnsafeMutablePointer<Atomic<Int>>
+    /// `tail` and `head` (atomics), 128 bytes apart (a cache line, or two on x86):
+    /// producers write one, the consumer the other.
+    nonisolated(unsafe) private let ends: UnsafeMutablePointer<Atomic<Int>>
     private static var headOffset: Int { 128 / MemoryLayout<Atomic<Int>>.stride }
     /// Set in `tail` by ``closeIfEmpty()``.
     private static var closedBit: Int { 1 << 62 }
