@@ -22,8 +22,8 @@ struct EventBufferTests {
                 group.addTask {
                     for n in 0..<perProducer {
                         while true {
-                            if case .claimed(let position) = ring.claim() {
-                                ring.publish(producer << 32 | n, at: position)
+                            if case .claimed(let ticket) = ring.claim() {
+                                ring.publish(producer << 32 | n, at: ticket)
                                 break
                             }
                             await Task.yield()   // full: let the consumer run
@@ -124,13 +124,13 @@ struct EventBufferTests {
             let ring = LockFreeRing<Tracker>(capacity: 5)
             // Eight positions in a ring of five, so the leftovers straddle the wrap.
             for _ in 0..<4 {
-                guard case .claimed(let position) = ring.claim() else { Issue.record("ring full"); return }
-                ring.publish(Tracker(destroyed), at: position)
+                guard case .claimed(let ticket) = ring.claim() else { Issue.record("ring full"); return }
+                ring.publish(Tracker(destroyed), at: ticket)
             }
             #expect(ring.take(max: 3, { _ in }) == 3)
             for _ in 0..<4 {
-                guard case .claimed(let position) = ring.claim() else { Issue.record("ring full"); return }
-                ring.publish(Tracker(destroyed), at: position)
+                guard case .claimed(let ticket) = ring.claim() else { Issue.record("ring full"); return }
+                ring.publish(Tracker(destroyed), at: ticket)
             }
             #expect(ring.count == 5)
             #expect(destroyed.finished.load(ordering: .relaxed) == 3)

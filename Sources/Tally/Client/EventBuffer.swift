@@ -135,21 +135,21 @@ final class EventBuffer: Sendable {
             droppedAfterShutdown.add(1, ordering: .relaxed)
             return false
         }
-        guard let position = claimApplyingOverflowPolicy() else { return false }
-        ring.slot(for: position).initialize(
-            to: BufferedEvent(tracked: payload, eventID: EventID(at: timestamp, counter: idBase &+ UInt64(position)),
+        guard let ticket = claimApplyingOverflowPolicy() else { return false }
+        ring.slot(for: ticket).initialize(
+            to: BufferedEvent(tracked: payload, eventID: EventID(at: timestamp, counter: idBase &+ UInt64(ticket.position)),
                               timestamp: timestamp, receivedAt: receivedAt, userID: userID, scope: scope))
-        ring.markPublished(position)
+        ring.markPublished(ticket)
         wakeWorkerIfBatchReady()
         return true
     }
 
     /// A position for a tracked event, or `nil` when it is dropped (and counted).
-    private func claimApplyingOverflowPolicy() -> Int? {
+    private func claimApplyingOverflowPolicy() -> LockFreeRing<BufferedEvent>.Ticket? {
         while true {
             switch ring.claim() {
-            case .claimed(let position):
-                return position
+            case .claimed(let ticket):
+                return ticket
             case .closed:
                 // The worker drained and stopped while this `track` was under way.
                 droppedAfterShutdown.add(1, ordering: .relaxed)
@@ -220,8 +220,8 @@ final class EventBuffer: Sendable {
         while true {
             if shuttingDown.load(ordering: .relaxed) { return false }
             switch ring.claim() {
-            case .claimed(let position):
-                ring.publish(BufferedEvent(stamped: event), at: position)
+            case .claimed(let ticket):
+                ring.publish(BufferedEvent(stamped: event), at: ticket)
                 wakeWorkerIfBatchReady()
                 return true
             case .closed:

@@ -74,8 +74,15 @@ final class LockFreeRing<Element: ~Copyable & Sendable>: Sendable {
     var count: Int { Swift.max(0, appended - taken) }
     var isFull: Bool { count >= capacity }
 
+    /// A claimed position and the index of its slot, worked out once: a
+    /// division, which the claim needs and `track` would otherwise repeat twice.
+    struct Ticket {
+        let position: Int
+        let index: Int
+    }
+
     enum Claim {
-        case claimed(position: Int)
+        case claimed(Ticket)
         /// Every slot holds an element not yet taken.
         case full
         /// ``closeIfEmpty()`` succeeded: nothing more is taken in.
@@ -93,11 +100,12 @@ final class LockFreeRing<Element: ~Copyable & Sendable>: Sendable {
         var position = ends[0].load(ordering: .relaxed)
         while true {
             if position & Self.closedBit != 0 { return .closed }
-            let sequence = sequences[position % capacity].load(ordering: .acquiring)
+            let index = position % capacity
+            let sequence = sequences[index].load(ordering: .acquiring)
             if sequence == position {
                 let (exchanged, original) = ends[0].compareExchange(
                     expected: position, desired: position + 1, ordering: .sequentiallyConsistent)
-                if exchanged { return .claimed(position: position) }
+                if exchanged { return .claimed(Ticket(position: position, index: index)) }
                 position = original
             } else if sequence < position {
                 return .full   // the slot still holds the element of the previous lap
@@ -118,9 +126,9 @@ final class LockFreeRing<Element: ~Copyable & Sendable>: Sendable {
 
     /// Puts `element` in the position claimed for it and makes it visible to consumers.
     @inline(__always)
-    func publish(_ element: consuming Element, at position: Int) {
-        slot(for: position).initialize(to: element)
-        markPublished(position)
+    func publish(_ element: consuming Element, at ticket: Ticket) {
+        slot(for: ticket).initialize(to: element)
+        markPublished(ticket)
     }
 
     /// The slot of a claimed position, for a caller to build the element straight
@@ -128,14 +136,14 @@ final class LockFreeRing<Element: ~Copyable & Sendable>: Sendable {
     /// the way: a retain and a release of each string it holds). Then
     /// ``markPublished(_:)``.
     @inline(__always)
-    func slot(for position: Int) -> UnsafeMutablePointer<Element> {
-        slots + position % capacity
+    func slot(for ticket: Ticket) -> UnsafeMutablePointer<Element> {
+        slots + ticket.index
     }
 
-    /// Makes the element initialized in `slot(for: position)` visible to consumers.
+    /// Makes the element initialized in `slot(for: ticket)` visible to consumers.
     @inline(__always)
-    func markPublished(_ position: Int) {
-        sequences[position % capacity].store(position + 1, ordering: .releasing)
+    func markPublished(_ ticket: Ticket) {
+        sequences[ticket.index].store(ticket.position + 1, ordering: .releasing)
     }
 
     /// Takes up to `max` published elements from the front, oldest first, passing
