@@ -144,7 +144,7 @@ final class EventBuffer: Sendable {
         return true
     }
 
-    /// A position for a tracked event, or `nil` when it is dropped (and counted).
+    /// A claimed slot for a tracked event, or `nil` when it is dropped (and counted).
     private func claimApplyingOverflowPolicy() -> LockFreeRing<BufferedEvent>.Ticket? {
         while true {
             switch ring.claim() {

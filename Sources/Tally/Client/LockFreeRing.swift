@@ -79,6 +79,12 @@ final class LockFreeRing<Element: ~Copyable & Sendable>: Sendable {
     struct Ticket {
         let position: Int
         let index: Int
+
+        /// Only ``claim()`` makes one, so the index always belongs to the position.
+        fileprivate init(position: Int, index: Int) {
+            self.position = position
+            self.index = index
+        }
     }
 
     enum Claim {
@@ -90,7 +96,8 @@ final class LockFreeRing<Element: ~Copyable & Sendable>: Sendable {
     }
 
     /// Claims the next position. After `.claimed`, the caller must
-    /// ``publish(_:at:)`` an element there.
+    /// ``publish(_:at:)`` an element there, or initialize ``slot(for:)`` and then
+    /// ``markPublished(_:)``.
     ///
     /// The compare-and-swap is sequentially consistent: a producer's claim and its
     /// later look at whether the worker sleeps are ordered against the worker's
