@@ -68,6 +68,15 @@ struct PostgresCLITests {
             for result in results { #expect(result.status == 0, "\(result.stderr)") }
             let applied = results.compactMap { $0.stdout.firstMatch(of: /applied (\d) migration/)?.1 }.compactMap { Int($0) }.reduce(0, +)
             #expect(applied == 7, "\(results.map(\.stdout))")
+            // Each tells the truth about its own work: a migration it announced but
+            // found applied by the other once it had the lock is said to be skipped,
+            // so its announcements less its skips are what its summary counts.
+            for result in results {
+                let announced = result.stdout.matches(of: /applying (pre|post) \d/).count
+                let skipped = result.stdout.matches(of: /already applied by another migrator/).count
+                let summarized = result.stdout.firstMatch(of: /applied (\d) migration/).flatMap { Int($0.1) } ?? 0
+                #expect(announced - skipped == summarized, "\(result.stdout)")
+            }
             try await PostgresPool.withRunning(configuration, logger: TestPostgres.logger) { database async throws in
                 let records = try await database.query("SELECT count(*)::int8 FROM tally_schema_migrations") { row in try row.decode(Int64.self) }
                 #expect(records == [7])

@@ -48,7 +48,10 @@ public struct Migrator: Sendable {
     /// Applies the pending migrations of `phases`, in version order, each in its
     /// own transaction.
     ///
-    /// - Parameter progress: called before each migration runs.
+    /// - Parameters:
+    ///   - progress: called before each migration runs.
+    ///   - appliedElsewhere: called after `progress` when another migrator applied
+    ///     that migration while this one waited for the lock, so nothing ran.
     /// - Returns: the migrations this call applied (another migrator may have
     ///   applied some of the pending ones first).
     /// - Throws: ``MigrationError`` when a shipped migration was edited, when `post`
@@ -56,7 +59,8 @@ public struct Migrator: Sendable {
     @discardableResult
     public func migrate(
         phases: Set<Migration.Phase>,
-        progress: @Sendable (Migration) -> Void = { _ in }
+        progress: @Sendable (Migration) -> Void = { _ in },
+        appliedElsewhere: @Sendable (Migration) -> Void = { _ in }
     ) async throws -> [Migration] {
         let status = try await status()
         if let changed = status.entries.first(where: \.isChanged) {
@@ -71,7 +75,11 @@ public struct Migrator: Sendable {
             guard let migration = entry.migration else { continue }
             progress(migration)
             do {
-                if try await target.apply(migration) { applied.append(migration) }
+                if try await target.apply(migration) {
+                    applied.append(migration)
+                } else {
+                    appliedElsewhere(migration)
+                }
             } catch let error as MigrationError {
                 throw error
             } catch {

@@ -97,13 +97,13 @@ struct MigrateCommand: AsyncParsableCommand {
                     ["INSERT INTO tally_schema_migrations (id, phase, checksum, applied_at) VALUES ('\(migration.id)', '\(migration.phase)', '\(migration.checksum)', now());"]
                 }))
             case .all, .pre, .post:
-                let applied = try await migrator.migrate(phases: phases) { migration in
+                let applied = try await migrator.migrate(phases: phases, progress: { migration in
                     print("applying \(migration.phase) \(migration.id)…")
-                }
+                }, appliedElsewhere: { _ in
+                    print("  already applied by another migrator while this one waited; skipped")
+                })
                 let which = phases.count == 2 ? "all" : phases.first!.rawValue
-                print(applied.isEmpty
-                    ? "\(migrator.target.displayName): up to date (\(which)), nothing to apply."
-                    : "\(migrator.target.displayName): applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(which)).")
+                print(MigrationReport.outcome(applied, database: migrator.target.displayName, phases: which))
                 if mode == .partitioned, !applied.isEmpty {
                     print("""
                         Daily partitions are made by the lifecycle job: run `tally retention run` now and then on a \
@@ -120,24 +120,31 @@ struct MigrateCommand: AsyncParsableCommand {
         let migrator = Migrator(migrations: SQLiteMigrations.all, target: SQLiteMigrationTarget(database: database))
         let applied: [Migration]
         do {
-            applied = try await migrator.migrate(phases: phases) { migration in
+            applied = try await migrator.migrate(phases: phases, progress: { migration in
                 if !quiet { print("applying \(migration.phase) \(migration.id)…") }
-            }
+            }, appliedElsewhere: { _ in
+                if !quiet { print("  already applied by another migrator while this one waited; skipped") }
+            })
         } catch let error as MigrationError {
             throw CommandError(error.description)
         }
         try await database.checkpoint()
         if !quiet {
             let which = phases.count == 2 ? "all" : phases.first!.rawValue
-            print(applied.isEmpty
-                ? "SQLite \(path): up to date (\(which)), nothing to apply."
-                : "SQLite \(path): applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(which)).")
+            print(MigrationReport.outcome(applied, database: "SQLite \(path)", phases: which))
         }
     }
 }
 
 /// How migration status and plans are shown.
 enum MigrationReport {
+    /// The last line of `tally migrate all | pre | post`.
+    static func outcome(_ applied: [Migration], database: String, phases: String) -> String {
+        applied.isEmpty
+            ? "\(database): up to date (\(phases)), nothing to apply."
+            : "\(database): applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(phases))."
+    }
+
     static func status(_ status: MigrationStatus) -> String {
         var lines = ["Database: \(status.database)", ""]
         for phase in Migration.Phase.allCases {
