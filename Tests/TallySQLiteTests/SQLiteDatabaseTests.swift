@@ -1,6 +1,7 @@
 import Tally
 @testable import TallySQLite
 import TallyTesting
+import Foundation
 import Testing
 
 @Suite("SQLite database: durability settings")
@@ -55,5 +56,39 @@ struct SQLiteDatabaseTests {
         #expect(store.database.syncProgress == nil)
         let written = try await store.write([CatalogueExamples.event(.authLogout, at: Timestamp(iso8601: "2026-11-23T08:00:00Z")!)])
         #expect(written == 1)
+    }
+
+    @Test("committed pages reach the database file from the checkpointer's connection, not in the writer's commits")
+    func checkpointsRunOffTheWriter() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try await Self.migratedStore(directory)
+        let path = store.database.path
+        func size(_ file: String) -> Int64 {
+            (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        try await store.database.checkpoint()
+        #expect(size(path + "-wal") == 0, "checkpoint() leaves everything in the file")
+        let before = size(path)
+
+        // A few hundred events: well under the 1,000 pages of log at which SQLite's
+        // writer would checkpoint by itself by default (and the 16,384 set here).
+        let start = Timestamp(iso8601: "2026-11-23T08:00:00Z")!
+        for batch in 0..<10 {
+            let events = (0..<30).map { n in
+                CatalogueExamples.event(.authLogout, at: start.adding(microseconds: Int64(batch * 30 + n) * 1_000), seed: UInt64(batch * 30 + n))
+            }
+            #expect(try await store.write(events) == 30)
+        }
+        let logged = size(path + "-wal")
+        #expect(logged > 0 && logged < 1_000 * 4_096, "the log holds the writes: \(logged) bytes")
+
+        // The checkpointer copies them into the file shortly after.
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while size(path) <= before, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(size(path) > before, "the file grew from \(before) bytes: its pages were copied from the log")
+        #expect(try await store.count() == 300)
     }
 }

@@ -29,6 +29,8 @@ public final class SQLiteDatabase: Sendable {
     let pool: DatabasePool
     /// Syncs each write's commit to disk, when the configuration asks for that.
     let walSync: WALSync?
+    /// Moves committed pages into the file off the writer (see ``WALCheckpointer``).
+    private let checkpointer: WALCheckpointer
 
     /// Opens (creating if needed) the database at `path`.
     ///
@@ -45,6 +47,8 @@ public final class SQLiteDatabase: Sendable {
         let cacheSize = configuration.cacheSizeKiB
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA cache_size = -\(cacheSize)")
+            // The writer checkpoints by itself only if `checkpointer` falls behind.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerThresholdPages)")
         }
         // GRDB sets the writer's `synchronous` to NORMAL once the pool is open
         // (after `prepareDatabase`), so it is set here, after that. With FULL the
@@ -56,6 +60,8 @@ public final class SQLiteDatabase: Sendable {
             if writerSynchronous.uppercased() != "NORMAL" {
                 try Self.setSynchronous(writerSynchronous, on: pool, retryingFor: configuration.busyTimeout)
             }
+            checkpointer = try WALCheckpointer(databasePath: path, synchronous: writerSynchronous,
+                                               busyTimeout: configuration.busyTimeout)
         } catch let error as DatabaseError {
             throw SQLiteStoreError.cannotOpen(path, reason: Self.explain(error))
         }
@@ -104,6 +110,7 @@ public final class SQLiteDatabase: Sendable {
         } catch let error as DatabaseError {
             throw SQLiteStoreError.from(error, path: path)
         }
+        checkpointer.commitLanded()
         return (result, onDisk(commit: walSync?.counted()))
     }
 
@@ -112,6 +119,7 @@ public final class SQLiteDatabase: Sendable {
     /// the caller (the migration target) can name the statement that failed.
     func writeWithoutTransaction<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         let result = try await pool.writeWithoutTransaction(body)
+        checkpointer.commitLanded()
         try await onDisk(commit: walSync?.counted()).wait()
         return result
     }
@@ -140,9 +148,7 @@ public final class SQLiteDatabase: Sendable {
 
     /// Copies the write-ahead log into the main file, so the file alone holds everything.
     public func checkpoint() async throws {
-        try await pool.writeWithoutTransaction { db in
-            _ = try db.checkpoint(.truncate)
-        }
+        try await checkpointer.copyAll()
     }
 
     static func explain(_ error: DatabaseError) -> String {
