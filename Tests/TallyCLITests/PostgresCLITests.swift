@@ -66,7 +66,7 @@ struct PostgresCLITests {
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             for result in results { #expect(result.status == 0, "\(result.stderr)") }
-            let applied = results.compactMap { $0.stdout.firstMatch(of: /applied (\d) migration/)?.1 }.compactMap { Int($0) }.reduce(0, +)
+            let applied = results.compactMap { $0.stdout.firstMatch(of: /applied (\d+) migration/)?.1 }.compactMap { Int($0) }.reduce(0, +)
             #expect(applied == 7, "\(results.map(\.stdout))")
             // Each tells the truth about its own work: a migration it announced but
             // found applied by the other once it had the lock is said to be skipped,
@@ -74,7 +74,7 @@ struct PostgresCLITests {
             for result in results {
                 let announced = result.stdout.matches(of: /applying (pre|post) \d/).count
                 let skipped = result.stdout.matches(of: /already applied by another migrator/).count
-                let summarized = result.stdout.firstMatch(of: /applied (\d) migration/).flatMap { Int($0.1) } ?? 0
+                let summarized = result.stdout.firstMatch(of: /applied (\d+) migration/).flatMap { Int($0.1) } ?? 0
                 #expect(announced - skipped == summarized, "\(result.stdout)")
             }
             try await PostgresPool.withRunning(configuration, logger: TestPostgres.logger) { database async throws in

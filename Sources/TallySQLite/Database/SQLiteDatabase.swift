@@ -47,8 +47,10 @@ public final class SQLiteDatabase: Sendable {
         let cacheSize = configuration.cacheSizeKiB
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA cache_size = -\(cacheSize)")
-            // The writer checkpoints by itself only if `checkpointer` falls behind.
+            // The writer checkpoints by itself only if `checkpointer` falls behind;
+            // a log that grew meanwhile is cut back to 4 MiB once it is reused.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerThresholdPages)")
+            try db.execute(sql: "PRAGMA journal_size_limit = \(4 << 20)")
         }
         // GRDB sets the writer's `synchronous` to NORMAL once the pool is open
         // (after `prepareDatabase`), so it is set here, after that. With FULL the
@@ -60,8 +62,8 @@ public final class SQLiteDatabase: Sendable {
             if writerSynchronous.uppercased() != "NORMAL" {
                 try Self.setSynchronous(writerSynchronous, on: pool, retryingFor: configuration.busyTimeout)
             }
-            checkpointer = try WALCheckpointer(databasePath: path, synchronous: writerSynchronous,
-                                               busyTimeout: configuration.busyTimeout)
+            checkpointer = WALCheckpointer(databasePath: path, synchronous: writerSynchronous,
+                                           busyTimeout: configuration.busyTimeout)
         } catch let error as DatabaseError {
             throw SQLiteStoreError.cannotOpen(path, reason: Self.explain(error))
         }
@@ -86,6 +88,12 @@ public final class SQLiteDatabase: Sendable {
     /// The writer connection's `synchronous` setting (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
     func writerSynchronousSetting() async throws -> Int {
         try await pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// The checkpointing connection's `synchronous` setting, which governs the
+    /// syncs of its checkpoints.
+    func checkpointerSynchronousSetting() throws -> Int {
+        try checkpointer.synchronousSetting()
     }
 
     /// Commits counted, and the last of them known to be on disk; nil when

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import GRDB
 import Synchronization
 
@@ -14,28 +15,32 @@ import Synchronization
 /// the rest for its next run. The writer's own threshold stays, raised, as a
 /// bound on the log should this one fall behind (a long read holds it back).
 ///
-/// Durability is unchanged: a checkpoint syncs the log before copying from it
-/// and the database file after (`synchronous = NORMAL` on this connection too),
-/// which is what the writer's checkpoint did.
+/// Durability is unchanged: SQLite applies the `synchronous` setting of the
+/// connection that checkpoints, and this one gets the writer's (`NORMAL` when
+/// `WALSync` syncs each commit), under which a checkpoint syncs the log before
+/// copying from it and the database file before the log is reused — what the
+/// writer's own checkpoint did.
 final class WALCheckpointer: Sendable {
     /// The log size, in pages, at which the writer checkpoints by itself.
     static let writerThresholdPages = 16_384
 
-    private let connection: DatabaseQueue
+    private let databasePath: String
+    private let synchronous: String
+    private let busyTimeout: Double
+    /// Opened on first use, not with the database: opening reads the schema,
+    /// which fails at once while another process is creating the file.
+    private let connection = Mutex<DatabaseQueue?>(nil)
+    /// Runs one at a time, off the cooperative pool (a checkpoint blocks).
     private let queue = DispatchQueue(label: "tally.sqlite.checkpoint")
     /// A run is scheduled and has not started: commits meanwhile need no other.
     private let scheduled = Atomic<Bool>(false)
     /// Commits that land within this delay share one run.
     private let delay: DispatchTimeInterval
 
-    init(databasePath: String, synchronous: String, busyTimeout: Double,
-         delay: DispatchTimeInterval = .milliseconds(20)) throws {
-        var configuration = GRDB.Configuration()
-        configuration.busyMode = .timeout(busyTimeout)
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-        }
-        connection = try DatabaseQueue(path: databasePath, configuration: configuration)
+    init(databasePath: String, synchronous: String, busyTimeout: Double, delay: DispatchTimeInterval = .milliseconds(20)) {
+        self.databasePath = databasePath
+        self.synchronous = synchronous
+        self.busyTimeout = busyTimeout
         self.delay = delay
     }
 
@@ -47,16 +52,52 @@ final class WALCheckpointer: Sendable {
             scheduled.store(false, ordering: .releasing)
             // Best effort: a busy or failed run leaves the frames in the log, safe,
             // for the next run or the writer's own checkpoint.
-            _ = try? connection.writeWithoutTransaction { db in try db.checkpoint(.passive) }
+            _ = try? open().writeWithoutTransaction { db in try db.checkpoint(.passive) }
         }
     }
 
-    /// Copies the whole log into the database file and empties it, waiting for
-    /// readers and the writer as long as the busy timeout allows. Runs on this
-    /// connection, so never at the same time as one of its passive runs.
+    /// Copies the whole log into the database file and empties it. Another
+    /// connection's checkpoint makes SQLite answer "busy" at once, without its
+    /// busy wait, so that is retried until the busy timeout.
     func copyAll() async throws {
-        try await connection.writeWithoutTransaction { db in
-            _ = try db.checkpoint(.truncate)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            queue.async { [self] in
+                continuation.resume(with: Result {
+                    try retryingWhileBusy {
+                        _ = try open().writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                    }
+                })
+            }
+        }
+    }
+
+    /// The connection's `synchronous` setting (0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA).
+    func synchronousSetting() throws -> Int {
+        try open().read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    private func open() throws -> DatabaseQueue {
+        try connection.withLock { connection in
+            if let connection { return connection }
+            var configuration = GRDB.Configuration()
+            configuration.busyMode = .timeout(busyTimeout)
+            configuration.prepareDatabase { [synchronous] db in
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            }
+            let opened = try retryingWhileBusy { try DatabaseQueue(path: databasePath, configuration: configuration) }
+            connection = opened
+            return opened
+        }
+    }
+
+    private func retryingWhileBusy<T>(_ body: () throws -> T) throws -> T {
+        let deadline = ContinuousClock.now.advanced(by: .seconds(busyTimeout))
+        while true {
+            do {
+                return try body()
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.01)
+            }
         }
     }
 }
