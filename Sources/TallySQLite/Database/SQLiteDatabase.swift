@@ -74,14 +74,8 @@ public final class SQLiteDatabase: Sendable {
     /// without SQLite's busy wait (seen in the two-migrators test), so it is
     /// retried until the busy timeout, as any other statement waits.
     private static func setSynchronous(_ value: String, on pool: DatabasePool, retryingFor seconds: Double) throws {
-        let deadline = ContinuousClock.now.advanced(by: .seconds(seconds))
-        while true {
-            do {
-                try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(value)") }
-                return
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
-                Thread.sleep(forTimeInterval: 0.01)
-            }
+        try retryingWhileBusy(for: seconds) {
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = \(value)") }
         }
     }
 

@@ -1,5 +1,4 @@
 import Dispatch
-import Foundation
 import GRDB
 import Synchronization
 
@@ -63,7 +62,7 @@ final class WALCheckpointer: Sendable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             queue.async { [self] in
                 continuation.resume(with: Result {
-                    try retryingWhileBusy {
+                    try retryingWhileBusy(for: busyTimeout) {
                         _ = try open().writeWithoutTransaction { db in try db.checkpoint(.truncate) }
                     }
                 })
@@ -84,20 +83,9 @@ final class WALCheckpointer: Sendable {
             configuration.prepareDatabase { [synchronous] db in
                 try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
             }
-            let opened = try retryingWhileBusy { try DatabaseQueue(path: databasePath, configuration: configuration) }
+            let opened = try retryingWhileBusy(for: busyTimeout) { try DatabaseQueue(path: databasePath, configuration: configuration) }
             connection = opened
             return opened
-        }
-    }
-
-    private func retryingWhileBusy<T>(_ body: () throws -> T) throws -> T {
-        let deadline = ContinuousClock.now.advanced(by: .seconds(busyTimeout))
-        while true {
-            do {
-                return try body()
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
-                Thread.sleep(forTimeInterval: 0.01)
-            }
         }
     }
 }

@@ -98,9 +98,9 @@ struct MigrateCommand: AsyncParsableCommand {
                 }))
             case .all, .pre, .post:
                 let applied = try await migrator.migrate(phases: phases, progress: { migration in
-                    print("applying \(migration.phase) \(migration.id)…")
+                    print(MigrationReport.applying(migration))
                 }, appliedElsewhere: { _ in
-                    print("  already applied by another migrator while this one waited; skipped")
+                    print(MigrationReport.appliedElsewhere)
                 })
                 let which = phases.count == 2 ? "all" : phases.first!.rawValue
                 print(MigrationReport.outcome(applied, database: migrator.target.displayName, phases: which))
@@ -121,9 +121,9 @@ struct MigrateCommand: AsyncParsableCommand {
         let applied: [Migration]
         do {
             applied = try await migrator.migrate(phases: phases, progress: { migration in
-                if !quiet { print("applying \(migration.phase) \(migration.id)…") }
+                if !quiet { print(MigrationReport.applying(migration)) }
             }, appliedElsewhere: { _ in
-                if !quiet { print("  already applied by another migrator while this one waited; skipped") }
+                if !quiet { print(MigrationReport.appliedElsewhere) }
             })
         } catch let error as MigrationError {
             throw CommandError(error.description)
@@ -138,6 +138,15 @@ struct MigrateCommand: AsyncParsableCommand {
 
 /// How migration status and plans are shown.
 enum MigrationReport {
+    /// Printed before a migration runs.
+    static func applying(_ migration: Migration) -> String {
+        "applying \(migration.phase) \(migration.id)…"
+    }
+
+    /// Printed after ``applying(_:)`` when a concurrent migrator applied that
+    /// migration while this one waited for the lock.
+    static let appliedElsewhere = "  already applied by another migrator while this one waited; skipped"
+
     /// The last line of `tally migrate all | pre | post`.
     static func outcome(_ applied: [Migration], database: String, phases: String) -> String {
         applied.isEmpty
