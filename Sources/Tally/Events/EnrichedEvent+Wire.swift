@@ -41,6 +41,16 @@ extension EnrichedEvent {
         wire object: JSONObject, receivedAt: Timestamp, defaultService: String = "default",
         limits: EventLimits = .default, policy: PIIPolicy = .default
     ) throws(EventValidationError) {
+        var contexts = EventContextReader()
+        try self.init(wire: object, receivedAt: receivedAt, defaultService: defaultService, limits: limits, policy: policy, contexts: &contexts)
+    }
+
+    /// Decodes one message of a batch; `contexts` reads the batch's messages'
+    /// contexts, so equal ones are taken apart once and share one box.
+    public init(
+        wire object: JSONObject, receivedAt: Timestamp, defaultService: String = "default",
+        limits: EventLimits = .default, policy: PIIPolicy = .default, contexts: inout EventContextReader
+    ) throws(EventValidationError) {
         let eventName = object["event"]?.stringValue ?? ""
         func fail(_ code: EventValidationError.Code, _ field: String, _ reason: String) -> EventValidationError {
             EventValidationError(code: code, event: eventName, field: field, reason: reason)
@@ -111,7 +121,7 @@ extension EnrichedEvent {
             userID: try identifier("userId"),
             anonymousID: try identifier("anonymousId"),
             sessionID: sessionID,
-            context: EventContext(json: contextObject)
+            context: contexts.context(from: contextObject)
         )
         try validateEnvelope(policy: policy)
     }

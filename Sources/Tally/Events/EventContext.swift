@@ -55,6 +55,9 @@ public struct EventContext: Sendable, Hashable {
                          osName: osName, osVersion: osVersion, locale: locale, extra: extra))
     }
 
+    /// Whether both are the one box: what a reader's sharing gives (tests ask).
+    func sharesStorage(with other: EventContext) -> Bool { box === other.box }
+
     public static func == (a: EventContext, b: EventContext) -> Bool {
         a.box === b.box || a.box.fields == b.box.fields
     }
@@ -104,5 +107,22 @@ public struct EventContext: Sendable, Hashable {
         if locale != nil { extra["locale"] = nil }
         self.init(libraryName: libraryName, libraryVersion: libraryVersion, appVersion: appVersion,
                   osName: osName, osVersion: osVersion, locale: locale, extra: extra)
+    }
+}
+
+/// Reads the `context` objects of a batch's messages. A device sends the same
+/// context with every message of a batch, so a context equal to the one before
+/// is not taken apart again: it gets that message's ``EventContext``, the same
+/// box, whose JSON text the store then makes once for all of them.
+public struct EventContextReader {
+    private var last: (json: JSONObject, context: EventContext)?
+
+    public init() {}
+
+    public mutating func context(from json: JSONObject) -> EventContext {
+        if let last, last.json == json { return last.context }
+        let context = EventContext(json: json)
+        last = (json, context)
+        return context
     }
 }

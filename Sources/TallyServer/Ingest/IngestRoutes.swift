@@ -47,15 +47,16 @@ struct IngestRoutes: Sendable {
         var events: [EnrichedEvent] = []
         var rejected: [JSONValue] = []
         events.reserveCapacity(parsed.messages.count)
+        var contexts = EventContextReader()
         for (index, message) in parsed.messages.enumerated() {
             do {
                 events.append(try SegmentMessage.event(from: message, route: route, batch: parsed, receivedAt: receivedAt,
-                                                       service: service, firstSeen: firstSeen, limits: limits, policy: policy))
+                                                       service: service, firstSeen: firstSeen, limits: limits, policy: policy,
+                                                       contexts: &contexts))
             } catch {
                 rejected.append(Self.describe(error.at(index: index), messageID: message["messageId"]))
             }
         }
-        Self.shareContexts(&events)
         let outcome = try await writer.write(events)
         metrics.recordIngest(received: parsed.messages.count, rejected: rejected.count, outcome: outcome, accepted: events.count)
 
@@ -73,16 +74,6 @@ struct IngestRoutes: Sendable {
             response["queued"] = .int(events.count)
         }
         return JSONResponse.make(.object(response))
-    }
-
-    /// The messages of a batch usually carry their device's same context: give
-    /// equal contexts one shared box, so the store serializes it once a batch
-    /// rather than once an event.
-    static func shareContexts(_ events: inout [EnrichedEvent]) {
-        guard var last = events.first?.context else { return }
-        for i in events.indices.dropFirst() {
-            if events[i].context == last { events[i].context = last } else { last = events[i].context }
-        }
     }
 
     /// The key, checked for the write scope and the rate.

@@ -12,8 +12,10 @@ struct SegmentMessage {
     ///   - service: the write key's service, which every event gets (a `context.service`
     ///     in the message is dropped).
     ///   - firstSeen: when untimed messages were first received, so retries dedupe.
+    ///   - contexts: the request's reader of contexts (equal ones share one box).
     static func event(from value: JSONValue, route: IngestRoute, batch: IngestRequest, receivedAt: Timestamp,
-                      service: String, firstSeen: FirstSeenTimes, limits: EventLimits, policy: PIIPolicy) throws(EventValidationError) -> EnrichedEvent {
+                      service: String, firstSeen: FirstSeenTimes, limits: EventLimits, policy: PIIPolicy,
+                      contexts: inout EventContextReader) throws(EventValidationError) -> EnrichedEvent {
         guard case .object(var message) = value else {
             throw EventValidationError(code: .wrongType, event: "", field: nil, reason: "each message must be a JSON object, not \(value.typeName)")
         }
@@ -24,7 +26,8 @@ struct SegmentMessage {
         message["context"] = .object(mergedContext(message["context"], under: batch.context))
         message.removeValue(forKey: "receivedAt")  // the server's clock decides when it arrived
 
-        var event = try EnrichedEvent(wire: message, receivedAt: receivedAt, defaultService: service, limits: limits, policy: policy)
+        var event = try EnrichedEvent(wire: message, receivedAt: receivedAt, defaultService: service, limits: limits, policy: policy,
+                                      contexts: &contexts)
         if message["timestamp"] == nil || message["timestamp"] == .null {
             if case .string(let messageID)? = message["messageId"] {
                 event.timestamp = firstSeen.timestamp(for: messageID, eventID: event.eventID, receivedAt: receivedAt)
