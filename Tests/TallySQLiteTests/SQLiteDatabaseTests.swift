@@ -2,6 +2,8 @@ import Tally
 @testable import TallySQLite
 import TallyTesting
 import Foundation
+import GRDB
+import Synchronization
 import Testing
 
 @Suite("SQLite database: durability settings")
@@ -93,5 +95,38 @@ struct SQLiteDatabaseTests {
         }
         #expect(size(path) > before, "the file grew from \(before) bytes: its pages were copied from the log")
         #expect(try await store.count() == 300)
+    }
+
+    @Test("a checkpoint that a reader holds up past the busy timeout fails as busy, naming the file, and loses nothing")
+    func checkpointHeldUpByAReaderFailsAsBusy() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = SQLiteDatabase.Configuration()
+        configuration.busyTimeout = 0.3
+        let store = try await Self.migratedStore(directory, configuration: configuration)
+        #expect(try await store.write([CatalogueExamples.event(.authLogout, at: Timestamp(iso8601: "2026-11-23T08:00:00Z")!)]) == 1)
+
+        // Another process's reader, in a transaction on a snapshot that uses the
+        // log, on a thread of its own (it blocks while it holds the snapshot).
+        let reader = try DatabaseQueue(path: store.database.path)
+        let phase = Atomic<Int>(0)  // 1: reading, 2: released, 3: done
+        Thread.detachNewThread {
+            _ = try? reader.read { db in
+                _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM analytics_events")
+                phase.store(1, ordering: .releasing)
+                while phase.load(ordering: .acquiring) != 2 { usleep(1_000) }
+            }
+            phase.store(3, ordering: .releasing)
+        }
+        while phase.load(ordering: .acquiring) != 1 { try await Task.sleep(for: .milliseconds(5)) }
+        let error = await #expect(throws: SQLiteStoreError.self) { try await store.database.checkpoint() }
+        phase.store(2, ordering: .releasing)
+        while phase.load(ordering: .acquiring) != 3 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(error?.code == .busy)
+        #expect(error?.path == store.database.path)
+        #expect(error.map { String(describing: $0).contains(store.database.path) } == true)
+
+        try await store.database.checkpoint()
+        #expect(try await store.count() == 1)
     }
 }

@@ -149,8 +149,15 @@ public final class SQLiteDatabase: Sendable {
     }
 
     /// Copies the write-ahead log into the main file, so the file alone holds everything.
+    ///
+    /// - Throws: ``SQLiteStoreError`` (`.busy` when a reader kept the log in use
+    ///   past the busy timeout). Nothing is lost then: the log still holds it all.
     public func checkpoint() async throws {
-        try await checkpointer.copyAll()
+        do {
+            try await checkpointer.copyAll()
+        } catch let error as DatabaseError {
+            throw SQLiteStoreError.from(error, path: path)
+        }
     }
 
     static func explain(_ error: DatabaseError) -> String {

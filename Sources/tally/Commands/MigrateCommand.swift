@@ -128,11 +128,17 @@ struct MigrateCommand: AsyncParsableCommand {
         } catch let error as MigrationError {
             throw CommandError(error.description)
         }
-        try await database.checkpoint()
-        if !quiet {
-            let which = phases.count == 2 ? "all" : phases.first!.rawValue
-            print(MigrationReport.outcome(applied, database: "SQLite \(path)", phases: which))
+        let outcome = MigrationReport.outcome(applied, database: "SQLite \(path)", phases: phases.count == 2 ? "all" : phases.first!.rawValue)
+        do {
+            try await database.checkpoint()
+        } catch {
+            // The migrations are committed; only the tidy-up of the log failed.
+            throw CommandError("""
+                \(outcome) Copying the write-ahead log into the file afterwards failed: \(error). \
+                Nothing is lost: the log keeps every change and SQLite reads it on the next open.
+                """)
         }
+        if !quiet { print(outcome) }
     }
 }
 
