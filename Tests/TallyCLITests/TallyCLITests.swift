@@ -100,6 +100,31 @@ struct TallyCLITests {
         #expect(after.stdout.contains("applied  0006_create_api_keys_and_anonymous_index"))
     }
 
+    @Test("two `tally migrate all` started at once on a new file both succeed, and each reports only what it applied")
+    func concurrentMigrate() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let file = directory.file("tally.sqlite")
+        let results = try await withThrowingTaskGroup(of: TallyProcess.Result.self) { group in
+            for _ in 0..<2 {
+                group.addTask { try TallyProcess.run(["migrate", "all", "--database", file], in: directory.path) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for result in results { #expect(result.status == 0, "\(result.stderr)") }
+        let summaries = results.map { $0.stdout.firstMatch(of: /applied (\d+) migration/).flatMap { Int($0.1) } ?? 0 }
+        #expect(summaries.reduce(0, +) == 6, "\(results.map(\.stdout))")
+        // A migration announced, then found applied by the other once this one had
+        // the lock, is said to be skipped: announcements less skips = the summary.
+        for (result, summarized) in zip(results, summaries) {
+            let announced = result.stdout.matches(of: /applying (pre|post) \d/).count
+            let skipped = result.stdout.matches(of: /already applied by another migrator/).count
+            #expect(announced - skipped == summarized, "\(result.stdout)")
+        }
+        let status = try TallyProcess.run(["migrate", "status", "--database", file], in: directory.path)
+        #expect(status.stdout.contains("6 applied, 0 pending, 0 changed."), "\(status.stdout)")
+    }
+
     @Test("dry-run on a migrated file leaves its bytes unchanged")
     func dryRunBytes() throws {
         let directory = try TemporaryDirectory()
