@@ -118,15 +118,22 @@ struct SQLiteDatabaseTests {
             }
             phase.store(3, ordering: .releasing)
         }
-        while phase.load(ordering: .acquiring) != 1 { try await Task.sleep(for: .milliseconds(5)) }
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while phase.load(ordering: .acquiring) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        try #require(phase.load(ordering: .acquiring) == 1, "the reader did not start")
+        // A commit after the reader's snapshot: the log now holds frames that
+        // reader does not see, so emptying the log must wait for it, whether or
+        // not the checkpointer already copied the first write.
+        #expect(try await store.write([CatalogueExamples.event(.authLogout, at: Timestamp(iso8601: "2026-11-23T08:00:01Z")!)]) == 1)
         let error = await #expect(throws: SQLiteStoreError.self) { try await store.database.checkpoint() }
         phase.store(2, ordering: .releasing)
         while phase.load(ordering: .acquiring) != 3 { try await Task.sleep(for: .milliseconds(5)) }
         #expect(error?.code == .busy)
         #expect(error?.path == store.database.path)
         #expect(error.map { String(describing: $0).contains(store.database.path) } == true)
+        #expect(error.map { String(describing: $0).contains("a reader") } == true, "says what held it up")
 
         try await store.database.checkpoint()
-        #expect(try await store.count() == 1)
+        #expect(try await store.count() == 2)
     }
 }

@@ -86,6 +86,17 @@ struct SQLiteEventChecksTests {
         #expect(try await store.count() == 0)
     }
 
+    @Test("a write SQLite must judge turns the CHECKs on, even if something left them off")
+    func unprovenWritesTurnChecksOn() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try await SQLiteDatabaseTests.migratedStore(directory)
+        try await store.database.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA ignore_check_constraints = ON") }
+        let batch = [Self.event(named: "fine", service: String(repeating: "x", count: 101), seed: 1)]
+        await #expect(throws: SQLiteStoreError.self) { try await store.write(batch) }
+        #expect(try await store.count() == 0)
+    }
+
     @Test("after an event write, the writer's connection enforces the CHECKs again")
     func checksAreBackOnAfterAWrite() async throws {
         let directory = try TemporaryDirectory()

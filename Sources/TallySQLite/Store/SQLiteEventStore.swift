@@ -82,17 +82,25 @@ public struct SQLiteEventStore: EventStore, PreparedWriteSink {
     /// of `event_type` and `service` are checked while encoding
     /// (``EncodedEventRows/meetsTableChecks``). `json_valid` parses every row's
     /// JSON again inside the write lock: 12–18% of an insert (`sqlite3 .import`
-    /// of 300,000 ingested rows with and without CHECKs). A batch with a row that
-    /// does not provably pass is inserted with them on, and fails as it always did.
+    /// of 300,000 ingested rows with and without CHECKs). A write with any row
+    /// not provably within them (the whole group, when requests share one) runs
+    /// with them on, so SQLite judges every row of it as it always did.
     ///
     /// The flag takes effect when a statement is compiled (SQLite sets it while
     /// preparing the PRAGMA, and recompiles statements prepared before), so the
     /// PRAGMAs are prepared afresh each time, never cached.
     static func skippingTableChecks<T>(_ skip: Bool, in db: Database, _ body: () throws -> T) throws -> T {
-        guard skip else { return try body() }
-        try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
+        guard skip else {
+            // Off already, unless a write that skipped them failed to set them
+            // back; cheap, and this path is rare (a row SQLite must judge).
+            try db.execute(sql: "PRAGMA ignore_check_constraints = OFF")
+            return try body()
+        }
         let result: T
         do {
+            // Inside the `do`: the flag changes when the PRAGMA is prepared, and
+            // GRDB may still throw before running it (a cancelled task).
+            try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
             result = try body()
         } catch {
             try? db.execute(sql: "PRAGMA ignore_check_constraints = OFF")

@@ -133,10 +133,7 @@ struct MigrateCommand: AsyncParsableCommand {
             try await database.checkpoint()
         } catch {
             // The migrations are committed; only the tidy-up of the log failed.
-            throw CommandError("""
-                \(outcome) Copying the write-ahead log into the file afterwards failed: \(error). \
-                Nothing is lost: the log keeps every change and SQLite reads it on the next open.
-                """)
+            throw CommandError("\(outcome) But afterwards \(error)")
         }
         if !quiet { print(outcome) }
     }
