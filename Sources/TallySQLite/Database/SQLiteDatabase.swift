@@ -156,18 +156,7 @@ public final class SQLiteDatabase: Sendable {
         do {
             try await checkpointer.copyAll()
         } catch let error as DatabaseError {
-            let safe = "Nothing is lost: the log holds every change, and SQLite reads it on every open"
-            let failure = SQLiteStoreError.from(error, path: path)
-            guard failure.code == .busy else {
-                throw SQLiteStoreError(code: failure.code, path: path, message: """
-                    the write-ahead log of \(path) could not be copied into the file: \(failure.message). \(safe).
-                    """)
-            }
-            throw SQLiteStoreError(code: .busy, path: path, message: """
-                the write-ahead log of \(path) could not be copied into the file: a reader (a running `tally serve`, \
-                a sqlite3 shell) kept it in use past the busy timeout. \(safe); run the command again once that \
-                reader is done, or leave it to be copied later.
-                """)
+            throw SQLiteStoreError.checkpointFailed(path, error)
         }
     }
 

@@ -36,6 +36,19 @@ public struct SQLiteStoreError: Error, Sendable, CustomStringConvertible {
             """)
     }
 
+    /// The write-ahead log could not be copied into the file (`checkpoint()`):
+    /// everything is still safe in the log.
+    static func checkpointFailed(_ path: String, _ error: DatabaseError) -> SQLiteStoreError {
+        let cause = from(error, path: path)
+        let busy = cause.code == .busy
+        return SQLiteStoreError(code: cause.code, path: path, message: """
+            the write-ahead log of \(path) could not be copied into the file: \
+            \(busy ? "a reader (a running `tally serve`, a sqlite3 shell) kept it in use past the busy timeout" : cause.message). \
+            Nothing is lost: the log holds every change, and SQLite reads it on every open\
+            \(busy ? "; run the command again once that reader is done, or leave it to be copied later" : "").
+            """)
+    }
+
     static func from(_ error: DatabaseError, path: String) -> SQLiteStoreError {
         let message = error.message ?? "\(error.resultCode)"
         if message.hasPrefix("no such table") {

@@ -102,8 +102,7 @@ struct MigrateCommand: AsyncParsableCommand {
                 }, appliedElsewhere: { _ in
                     print(MigrationReport.appliedElsewhere)
                 })
-                let which = phases.count == 2 ? "all" : phases.first!.rawValue
-                print(MigrationReport.outcome(applied, database: migrator.target.displayName, phases: which))
+                print(MigrationReport.outcome(applied, database: migrator.target.displayName, phases: phases))
                 if mode == .partitioned, !applied.isEmpty {
                     print("""
                         Daily partitions are made by the lifecycle job: run `tally retention run` now and then on a \
@@ -128,7 +127,7 @@ struct MigrateCommand: AsyncParsableCommand {
         } catch let error as MigrationError {
             throw CommandError(error.description)
         }
-        let outcome = MigrationReport.outcome(applied, database: "SQLite \(path)", phases: phases.count == 2 ? "all" : phases.first!.rawValue)
+        let outcome = MigrationReport.outcome(applied, database: "SQLite \(path)", phases: phases)
         do {
             try await database.checkpoint()
         } catch {
@@ -151,10 +150,11 @@ enum MigrationReport {
     static let appliedElsewhere = "  already applied by another migrator while this one waited; skipped"
 
     /// The last line of `tally migrate all | pre | post`.
-    static func outcome(_ applied: [Migration], database: String, phases: String) -> String {
-        applied.isEmpty
-            ? "\(database): up to date (\(phases)), nothing to apply."
-            : "\(database): applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(phases))."
+    static func outcome(_ applied: [Migration], database: String, phases: Set<Migration.Phase>) -> String {
+        let which = phases.count == Migration.Phase.allCases.count ? "all" : phases.map(\.rawValue).sorted().joined(separator: ", ")
+        return applied.isEmpty
+            ? "\(database): up to date (\(which)), nothing to apply."
+            : "\(database): applied \(applied.count) migration\(applied.count == 1 ? "" : "s") (\(which))."
     }
 
     static func status(_ status: MigrationStatus) -> String {
