@@ -97,6 +97,47 @@ struct SQLiteDatabaseTests {
         #expect(try await store.count() == 300)
     }
 
+    @Test("a log that grew past 4 MiB keeps its size when it restarts (cutting it back made the file system allocate its blocks again as it regrew)")
+    func restartedLogKeepsItsSize() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let store = try await Self.migratedStore(directory)
+        let log = store.database.path + "-wal"
+        func size() -> Int64 {
+            (try? FileManager.default.attributesOfItem(atPath: log)[.size] as? NSNumber)?.int64Value ?? 0
+        }
+        /// A passive checkpoint: frames in the log, and how many of them are in
+        /// the file. Retried while the checkpointer's own makes SQLite answer busy.
+        func checkpoint() async throws -> (logged: Int, copied: Int) {
+            let result = try await store.database.pool.writeWithoutTransaction { db in
+                try retryingWhileBusy(for: 10) { try db.checkpoint(.passive) }
+            }
+            return (result.walFrameCount, result.checkpointedFrameCount)
+        }
+        let start = Timestamp(iso8601: "2026-11-23T08:00:00Z")!
+        let events = (0..<20_000).map { n in
+            CatalogueExamples.event(.taskStarted(taskID: "t_\(n)"), at: start.adding(microseconds: Int64(n) * 1_000), seed: UInt64(n))
+        }
+        #expect(try await store.write(events) == 20_000)
+        let grown = size()
+        #expect(grown > 6 << 20, "one write of 20,000 events grew the log to \(grown) bytes")
+
+        // Once every frame is in the file, the next write restarts the log from
+        // its start, and SQLite cuts the file to `journal_size_limit` then.
+        var copied = try await checkpoint()
+        let deadline = ContinuousClock.now.advanced(by: .seconds(10))
+        while copied.logged != copied.copied, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            copied = try await checkpoint()
+        }
+        #expect(copied.logged == copied.copied, "a checkpoint copied the whole log: \(copied)")
+        let event = CatalogueExamples.event(.authLogout, at: start.adding(microseconds: 30_000_000), seed: 99)
+        #expect(try await store.write([event]) == 1)
+        let restarted = try await checkpoint()
+        #expect(restarted.logged < 100, "the write restarted the log: it holds \(restarted.logged) frames")
+        #expect(size() == grown, "the log file kept its \(grown) bytes")
+    }
+
     @Test("a checkpoint that a reader holds up past the busy timeout fails as busy, naming the file, and loses nothing")
     func checkpointHeldUpByAReaderFailsAsBusy() async throws {
         let directory = try TemporaryDirectory()

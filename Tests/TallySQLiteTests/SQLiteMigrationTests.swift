@@ -159,7 +159,12 @@ struct SQLiteMigrationTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(results.flatMap { $0 }.map(\.id).sorted() == migrations.map(\.id).sorted())
-        let (rows, recorded) = try await DatabaseQueue(path: path).read { db in
+        // The migrators' connections may still be closing: the last to close
+        // checkpoints the log and deletes it under an exclusive lock, and a
+        // connection without a busy timeout would fail at once meanwhile.
+        var inspection = Configuration()
+        inspection.busyMode = .timeout(10)
+        let (rows, recorded) = try await DatabaseQueue(path: path, configuration: inspection).read { db in
             (try Int.fetchOne(db, sql: "SELECT count(*) FROM numbers"),
              try Int.fetchOne(db, sql: "SELECT count(*) FROM tally_schema_migrations"))
         }

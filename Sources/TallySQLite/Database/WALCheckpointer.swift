@@ -22,6 +22,8 @@ import Synchronization
 final class WALCheckpointer: Sendable {
     /// The log size, in pages, at which the writer checkpoints by itself.
     static let writerThresholdPages = 16_384
+    /// The same in bytes (64 MiB), at SQLite's default page size, which Tally's files keep.
+    static let writerThresholdBytes = writerThresholdPages * 4_096
 
     private let databasePath: String
     private let synchronous: String
