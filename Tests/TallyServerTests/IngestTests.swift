@@ -51,12 +51,12 @@ struct IngestTests {
         }
     }
 
-    @Test("a message cannot claim another service than its write key's: context.service is dropped, sessionId kept")
+    @Test("a message cannot claim another service than its write key's: context.service is dropped, sessionId kept, ip dropped without a batch context too")
     func keyDecidesService() async throws {
         try await ServerHarness.with { harness in
             let key = try await harness.makeKey(.write, service: "checkout")
             let message = Messages.track("checkout_started", properties: ["plan": "pro"], at: Timestamp.now().adding(microseconds: -1_000_000),
-                                         context: ["service": "billing", "sessionId": "s_42", "locale": "en-GB"])
+                                         context: ["service": "billing", "sessionId": "s_42", "locale": "en-GB", "ip": "203.0.113.9"])
             let response = try await harness.live { client in
                 try await client.send(.post, "/v1/batch", key: key, json: Messages.batch([message]))
             }
@@ -65,6 +65,8 @@ struct IngestTests {
             #expect(stored.map(\.service) == ["checkout"])
             #expect(stored.first?.sessionID == "s_42")
             #expect(stored.first?.context.locale == "en-GB")
+            // Neither is kept in the stored context, nor the IP address.
+            #expect(stored.first?.context.json.keys.sorted() == ["locale"])
         }
     }
 

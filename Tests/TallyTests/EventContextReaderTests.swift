@@ -23,7 +23,16 @@ struct EventContextReaderTests {
         // not stop messages of one device from sharing.
         var withSession = Self.device
         withSession["sessionId"] = "s_2"
-        let contexts: [JSONObject] = [Self.device, withSession, Self.device, other, other]
+        // One field more than the context before; then as many fields as the
+        // one before once `service` is left out, but not the same: neither is
+        // the context before.
+        var wider = Self.device
+        wider["timezone"] = "Europe/London"
+        var swapped = Self.device
+        swapped["locale"] = nil
+        swapped["timezone"] = "Europe/London"
+        swapped["service"] = "api"
+        let contexts: [JSONObject] = [Self.device, withSession, Self.device, other, other, wider, Self.device, swapped]
         let arrival = Timestamp(iso8601: "2026-11-23T08:00:01Z")!
 
         var reader = EventContextReader()
@@ -42,5 +51,9 @@ struct EventContextReaderTests {
         #expect(shared[3].context.sharesStorage(with: shared[4].context))
         #expect(shared[3].context.locale == "de-DE")
         #expect(!alone[0].context.sharesStorage(with: alone[2].context))
+        #expect(!shared[4].context.sharesStorage(with: shared[5].context))
+        #expect(!shared[6].context.sharesStorage(with: shared[7].context))
+        #expect(shared[7].service == "api")
+        #expect(shared[7].context.json["service"] == nil)
     }
 }

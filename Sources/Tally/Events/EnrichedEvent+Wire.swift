@@ -30,6 +30,9 @@ extension EnrichedEvent {
         return object
     }
 
+    /// The `context` fields stored in columns of their own, not in the context.
+    private static let contextColumns = ["service", "sessionId"]
+
     /// Decodes and validates one Segment-shaped `track` message.
     ///
     /// - Parameters:
@@ -47,8 +50,12 @@ extension EnrichedEvent {
 
     /// Decodes one message of a batch; `contexts` reads the batch's messages'
     /// contexts, so equal ones are taken apart once and share one box.
+    ///
+    /// - Parameter serviceFromContext: whether `context.service` names the
+    ///   service (the server passes false: a write key sends events for its own
+    ///   service, `defaultService`, whatever the message says).
     public init(
-        wire object: JSONObject, receivedAt: Timestamp, defaultService: String = "default",
+        wire object: JSONObject, receivedAt: Timestamp, defaultService: String = "default", serviceFromContext: Bool = true,
         limits: EventLimits = .default, policy: PIIPolicy = .default, contexts: inout EventContextReader
     ) throws(EventValidationError) {
         let eventName = object["event"]?.stringValue ?? ""
@@ -95,20 +102,20 @@ extension EnrichedEvent {
             }
         }
 
-        var contextObject: JSONObject
+        let contextObject: JSONObject
         switch object["context"] {
         case nil, .null?: contextObject = [:]
         case .object(let c)?: contextObject = c
         case let other?: throw fail(.wrongType, "context", "must be an object, not \(other.typeName)")
         }
         func contextString(_ key: String) throws(EventValidationError) -> String? {
-            switch contextObject.removeValue(forKey: key) {
+            switch contextObject[key] {
             case nil, .null?: return nil
             case .string(let s)?: return s
             case let other?: throw fail(.wrongType, "context.\(key)", "must be a string, not \(other.typeName)")
             }
         }
-        let service = try contextString("service") ?? defaultService
+        let service = serviceFromContext ? try contextString("service") ?? defaultService : defaultService
         let sessionID = try contextString("sessionId")
 
         let arrived = try time("receivedAt") ?? receivedAt
@@ -121,7 +128,7 @@ extension EnrichedEvent {
             userID: try identifier("userId"),
             anonymousID: try identifier("anonymousId"),
             sessionID: sessionID,
-            context: contexts.context(from: contextObject)
+            context: contexts.context(from: contextObject, leavingOut: Self.contextColumns)
         )
         try validateEnvelope(policy: policy)
     }

@@ -115,14 +115,29 @@ public struct EventContext: Sendable, Hashable {
 /// is not taken apart again: it gets that message's ``EventContext``, the same
 /// box, whose JSON text the store then makes once for all of them.
 public struct EventContextReader {
+    /// The last context read, without the left-out keys, and its box.
     private var last: (json: JSONObject, context: EventContext)?
 
     public init() {}
 
-    public mutating func context(from json: JSONObject) -> EventContext {
-        if let last, last.json == json { return last.context }
-        let context = EventContext(json: json)
-        last = (json, context)
+    /// The context of `json` without the `leftOut` keys (fields the caller
+    /// reads itself, such as `service` and `sessionId`). `json` is compared
+    /// with the last one as it is, so it is copied to take them out only when
+    /// it differs.
+    public mutating func context(from json: JSONObject, leavingOut leftOut: [String] = []) -> EventContext {
+        if let last, Self.json(json, leavingOut: leftOut, equals: last.json) { return last.context }
+        var kept = json
+        for key in leftOut { kept.removeValue(forKey: key) }
+        let context = EventContext(json: kept)
+        last = (kept, context)
         return context
+    }
+
+    /// Whether `json` less the `leftOut` keys equals `kept`, which has none of them.
+    private static func json(_ json: JSONObject, leavingOut leftOut: [String], equals kept: JSONObject) -> Bool {
+        let leftOutCount = leftOut.reduce(0) { $0 + (json[$1] == nil ? 0 : 1) }
+        guard json.count - leftOutCount == kept.count else { return false }
+        for (key, value) in kept where json[key] != value { return false }
+        return true
     }
 }

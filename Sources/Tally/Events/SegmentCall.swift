@@ -33,6 +33,9 @@ public enum SegmentCall {
         var properties: JSONObject
         switch type {
         case "track":
+            // Unchanged when it says track or nothing (`EnrichedEvent(wire:)`
+            // takes both): no copy of the message for the common case.
+            guard let sent = message["type"], sent != "track" else { return message }
             var shaped = message
             shaped["type"] = "track"
             return shaped

@@ -5,15 +5,17 @@ public enum EventValidator {
     /// keys, every required field present, every value within its rule, no value
     /// that looks like personal data.
     public static func check(_ properties: JSONObject, against schema: EventSchema, policy: PIIPolicy = .default) throws(EventValidationError) {
-        // Report keys in a stable order so the same input always names the same field.
-        for key in properties.keys.sorted() where schema.member(forKey: key) == nil {
+        // The first unknown key in sorted order, so the same input always names
+        // the same field (found without sorting when every key is known).
+        if let key = properties.keys.filter({ key in !schema.members.contains { $0.field.key == key } }).min() {
             let known = schema.members.map(\.field.key)
             let hint = known.isEmpty ? "it takes no properties" : "its fields are \(known.joined(separator: ", "))"
             throw EventValidationError(code: .unknownField, event: schema.name, field: "properties.\(key)",
                                        reason: "is not a field of \(schema.name); \(hint)")
         }
         for member in schema.members {
-            let path = "properties.\(member.field.key)"
+            // Built only for an error: most events have none.
+            var path: String { "properties.\(member.field.key)" }
             guard let value = properties[member.field.key], !value.isNull else {
                 if member.isRequired {
                     throw EventValidationError(code: .missingField, event: schema.name, field: path,
@@ -108,22 +110,32 @@ public enum EventValidator {
 
     /// Walks `value`; `key` is the property key it sits under (list items inherit
     /// their list's key), and an allowed key exempts everything beneath it.
-    private static func checkPersonalData(in value: JSONValue, key: String?, path: String, event: String, policy: PIIPolicy) throws(EventValidationError) {
+    /// `path` is built only for an error.
+    private static func checkPersonalData(in value: JSONValue, key: String?, path: @autoclosure () -> String, event: String, policy: PIIPolicy) throws(EventValidationError) {
         guard policy.isEnabled else { return }
         if let key, policy.allowedKeys.contains(key) { return }
         switch value {
         case .string(let s):
             if let kind = policy.violation(inValue: s) {
-                throw EventValidationError(code: .personalData, event: event, field: path,
+                throw EventValidationError(code: .personalData, event: event, field: path(),
                                            reason: "looks like \(kind), which must not be tracked; remove it or pseudonymize it", value: value)
             }
         case .array(let items):
             for (i, item) in items.enumerated() {
-                try checkPersonalData(in: item, key: key, path: "\(path)[\(i)]", event: event, policy: policy)
+                try checkPersonalData(in: item, key: key, path: "\(path())[\(i)]", event: event, policy: policy)
             }
         case .object(let object):
-            for (nestedKey, item) in object.sorted(by: { $0.key < $1.key }) {
-                try checkPersonalData(in: item, key: nestedKey, path: "\(path).\(nestedKey)", event: event, policy: policy)
+            do {
+                for (nestedKey, item) in object {
+                    try checkPersonalData(in: item, key: nestedKey, path: "", event: event, policy: policy)
+                }
+            } catch {
+                // Found one: name the first in sorted order, so the same input
+                // always names the same field (sorted only then).
+                for (nestedKey, item) in object.sorted(by: { $0.key < $1.key }) {
+                    try checkPersonalData(in: item, key: nestedKey, path: "\(path()).\(nestedKey)", event: event, policy: policy)
+                }
+                throw error
             }
         default:
             return

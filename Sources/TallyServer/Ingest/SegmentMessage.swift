@@ -23,11 +23,13 @@ struct SegmentMessage {
         let name = message["event"]?.stringValue ?? type
         try SegmentCall.checkSize(value, name: name)
         message = try SegmentCall.trackShaped(message, type: type)
-        message["context"] = .object(mergedContext(message["context"], under: batch.context))
+        if let context = mergedContext(message["context"], under: batch.context) {
+            message["context"] = .object(context)
+        }
         message.removeValue(forKey: "receivedAt")  // the server's clock decides when it arrived
 
-        var event = try EnrichedEvent(wire: message, receivedAt: receivedAt, defaultService: service, limits: limits, policy: policy,
-                                      contexts: &contexts)
+        var event = try EnrichedEvent(wire: message, receivedAt: receivedAt, defaultService: service, serviceFromContext: false,
+                                      limits: limits, policy: policy, contexts: &contexts)
         if message["timestamp"] == nil || message["timestamp"] == .null {
             if case .string(let messageID)? = message["messageId"] {
                 event.timestamp = firstSeen.timestamp(for: messageID, eventID: event.eventID, receivedAt: receivedAt)
@@ -61,19 +63,23 @@ struct SegmentMessage {
 
     /// The batch's context under the message's own (the message wins), without
     /// what Tally never stores: the IP address, and traits (personal data that
-    /// belongs in an identify call, where the policy screens it). Without
-    /// `service` too: the write key decides the service, a key sends events for
-    /// its own service only.
-    static func mergedContext(_ own: JSONValue?, under batch: JSONObject) -> JSONObject {
+    /// belongs in an identify call, where the policy screens it). A `service`
+    /// in it is not read: the write key decides the service, a key sends events
+    /// for its own service only (`serviceFromContext: false`).
+    ///
+    /// - Returns: nil when the message's own context is that already, so the
+    ///   message is not copied to set it again (the common case).
+    static func mergedContext(_ own: JSONValue?, under batch: JSONObject) -> JSONObject? {
         var context: JSONObject
         switch own {
-        case .object(let fields)? where batch.isEmpty: context = fields
+        case .object(let fields)? where batch.isEmpty:
+            if fields["ip"] == nil && fields["traits"] == nil { return nil }
+            context = fields
         case .object(let fields)?: context = batch.merging(fields) { _, message in message }
         default: context = batch
         }
         context.removeValue(forKey: "ip")
         context.removeValue(forKey: "traits")
-        context.removeValue(forKey: "service")
         return context
     }
 }
