@@ -83,8 +83,10 @@ public struct EnrichedEvent: Sendable, Hashable {
         if let failure = FieldRule(.slug(maxLength: 100)).check(.string(service)) {
             throw EventValidationError(code: failure.code, event: name, field: "service", reason: failure.reason)
         }
-        for (field, value) in [("userId", userID), ("anonymousId", anonymousID), ("sessionId", sessionID)] {
-            guard let value else { continue }
+        // One call an id, not a loop over an array of them: that array was
+        // allocated for every event.
+        func check(_ field: String, _ value: String?) throws(EventValidationError) {
+            guard let value else { return }
             if value.isEmpty || value.utf8.count > 128 || value.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
                 throw EventValidationError(code: .malformed, event: name, field: field,
                                            reason: "must be 1 to 128 characters without spaces or control characters")
@@ -94,6 +96,9 @@ public struct EnrichedEvent: Sendable, Hashable {
                                            reason: "looks like \(kind); track a pseudonymous id instead (Pseudonymizer)", value: .string(value))
             }
         }
+        try check("userId", userID)
+        try check("anonymousId", anonymousID)
+        try check("sessionId", sessionID)
     }
 }
 
