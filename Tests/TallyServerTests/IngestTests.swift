@@ -51,12 +51,12 @@ struct IngestTests {
         }
     }
 
-    @Test("a message cannot claim another service than its write key's: context.service is dropped, sessionId kept, ip dropped without a batch context too")
+    @Test("a message cannot claim another service than its write key's: context.service is dropped, sessionId kept")
     func keyDecidesService() async throws {
         try await ServerHarness.with { harness in
             let key = try await harness.makeKey(.write, service: "checkout")
             let message = Messages.track("checkout_started", properties: ["plan": "pro"], at: Timestamp.now().adding(microseconds: -1_000_000),
-                                         context: ["service": "billing", "sessionId": "s_42", "locale": "en-GB", "ip": "203.0.113.9"])
+                                         context: ["service": "billing", "sessionId": "s_42", "locale": "en-GB"])
             let response = try await harness.live { client in
                 try await client.send(.post, "/v1/batch", key: key, json: Messages.batch([message]))
             }
@@ -65,8 +65,32 @@ struct IngestTests {
             #expect(stored.map(\.service) == ["checkout"])
             #expect(stored.first?.sessionID == "s_42")
             #expect(stored.first?.context.locale == "en-GB")
-            // Neither is kept in the stored context, nor the IP address.
+            // Neither is kept in the stored context.
             #expect(stored.first?.context.json.keys.sorted() == ["locale"])
+        }
+    }
+
+    @Test("context.traits is never stored, whether or not the batch has a context of its own")
+    func traitsAreNotStored() async throws {
+        try await ServerHarness.with { harness in
+            let key = try await harness.makeKey(.write)
+            let time = Timestamp.now().adding(microseconds: -1_000_000)
+            let context: JSONObject = ["traits": ["email": "jane@example.com"], "locale": "de-DE"]
+            let alone = Messages.batch([Messages.track("app_opened", at: time, context: context)])
+            let underBatch = Messages.batch([Messages.track("app_opened", at: time.adding(microseconds: 1), context: context)],
+                                            extra: ["context": ["app": ["version": "3.1.0"]]])
+            // One live server for both: the server's services run once.
+            let statuses = try await harness.live { client in
+                [try await client.send(.post, "/v1/batch", key: key, json: alone).status,
+                 try await client.send(.post, "/v1/batch", key: key, json: underBatch).status]
+            }
+            #expect(statuses == [.ok, .ok])
+            let stored = try await harness.storedEvents()
+            #expect(stored.count == 2)
+            for event in stored {
+                #expect(event.context.json["traits"] == nil)
+                #expect(event.context.locale == "de-DE")
+            }
         }
     }
 

@@ -19,8 +19,8 @@ struct EventContextReaderTests {
     func equalContextsShareOneBox() throws {
         var other = Self.device
         other["locale"] = "de-DE"
-        // sessionId and service are taken out of the context first, so they do
-        // not stop messages of one device from sharing.
+        // sessionId and service are left out of the context (and out of the
+        // comparison), so they do not stop messages of one device from sharing.
         var withSession = Self.device
         withSession["sessionId"] = "s_2"
         // One field more than the context before; then as many fields as the
@@ -55,5 +55,15 @@ struct EventContextReaderTests {
         #expect(!shared[6].context.sharesStorage(with: shared[7].context))
         #expect(shared[7].service == "api")
         #expect(shared[7].context.json["service"] == nil)
+    }
+
+    @Test("a context read with other keys left out than the one before is not taken for it")
+    func otherLeftOutKeys() {
+        var reader = EventContextReader()
+        let first = reader.context(from: ["service": "x"])
+        let second = reader.context(from: ["service": "x", "locale": "en-GB"], leavingOut: ["service"])
+        #expect(!first.sharesStorage(with: second))
+        #expect(second.locale == "en-GB")
+        #expect(second.json["service"] == nil)
     }
 }

@@ -38,8 +38,7 @@ extension EnrichedEvent {
     /// - Parameters:
     ///   - receivedAt: when it arrived; used when the message has no `receivedAt`
     ///     of its own, and for `timestamp` when that is missing.
-    ///   - defaultService: the service when `context.service` is absent (the
-    ///     server passes the write key's service).
+    ///   - defaultService: the service when `context.service` is absent.
     public init(
         wire object: JSONObject, receivedAt: Timestamp, defaultService: String = "default",
         limits: EventLimits = .default, policy: PIIPolicy = .default

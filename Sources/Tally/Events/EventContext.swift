@@ -115,8 +115,8 @@ public struct EventContext: Sendable, Hashable {
 /// is not taken apart again: it gets that message's ``EventContext``, the same
 /// box, whose JSON text the store then makes once for all of them.
 public struct EventContextReader {
-    /// The last context read, without the left-out keys, and its box.
-    private var last: (json: JSONObject, context: EventContext)?
+    /// The last context read, without the keys left out of it, and its box.
+    private var last: (json: JSONObject, leftOut: [String], context: EventContext)?
 
     public init() {}
 
@@ -125,11 +125,11 @@ public struct EventContextReader {
     /// with the last one as it is, so it is copied to take them out only when
     /// it differs.
     public mutating func context(from json: JSONObject, leavingOut leftOut: [String] = []) -> EventContext {
-        if let last, Self.json(json, leavingOut: leftOut, equals: last.json) { return last.context }
+        if let last, last.leftOut == leftOut, Self.json(json, leavingOut: leftOut, equals: last.json) { return last.context }
         var kept = json
         for key in leftOut { kept.removeValue(forKey: key) }
         let context = EventContext(json: kept)
-        last = (kept, context)
+        last = (kept, leftOut, context)
         return context
     }
 

@@ -110,32 +110,41 @@ public enum EventValidator {
 
     /// Walks `value`; `key` is the property key it sits under (list items inherit
     /// their list's key), and an allowed key exempts everything beneath it.
-    /// `path` is built only for an error.
+    ///
+    /// Objects are walked as they are stored first; only when that finds
+    /// something is `value` walked again with keys sorted, so that the same
+    /// input always names the same field. Two walks at most, whatever the depth.
     private static func checkPersonalData(in value: JSONValue, key: String?, path: @autoclosure () -> String, event: String, policy: PIIPolicy) throws(EventValidationError) {
         guard policy.isEnabled else { return }
+        do {
+            try walkPersonalData(in: value, key: key, path: "", event: event, policy: policy, naming: false)
+        } catch {
+            try walkPersonalData(in: value, key: key, path: path(), event: event, policy: policy, naming: true)
+            throw error
+        }
+    }
+
+    /// One walk of ``checkPersonalData(in:key:path:event:policy:)``: `naming`
+    /// sorts object keys and builds the field's path; otherwise `path` is unused.
+    private static func walkPersonalData(in value: JSONValue, key: String?, path: String, event: String, policy: PIIPolicy, naming: Bool) throws(EventValidationError) {
         if let key, policy.allowedKeys.contains(key) { return }
         switch value {
         case .string(let s):
             if let kind = policy.violation(inValue: s) {
-                throw EventValidationError(code: .personalData, event: event, field: path(),
+                throw EventValidationError(code: .personalData, event: event, field: path,
                                            reason: "looks like \(kind), which must not be tracked; remove it or pseudonymize it", value: value)
             }
         case .array(let items):
             for (i, item) in items.enumerated() {
-                try checkPersonalData(in: item, key: key, path: "\(path())[\(i)]", event: event, policy: policy)
+                try walkPersonalData(in: item, key: key, path: naming ? "\(path)[\(i)]" : "", event: event, policy: policy, naming: naming)
+            }
+        case .object(let object) where naming:
+            for (nestedKey, item) in object.sorted(by: { $0.key < $1.key }) {
+                try walkPersonalData(in: item, key: nestedKey, path: "\(path).\(nestedKey)", event: event, policy: policy, naming: true)
             }
         case .object(let object):
-            do {
-                for (nestedKey, item) in object {
-                    try checkPersonalData(in: item, key: nestedKey, path: "", event: event, policy: policy)
-                }
-            } catch {
-                // Found one: name the first in sorted order, so the same input
-                // always names the same field (sorted only then).
-                for (nestedKey, item) in object.sorted(by: { $0.key < $1.key }) {
-                    try checkPersonalData(in: item, key: nestedKey, path: "\(path()).\(nestedKey)", event: event, policy: policy)
-                }
-                throw error
+            for (nestedKey, item) in object {
+                try walkPersonalData(in: item, key: nestedKey, path: "", event: event, policy: policy, naming: false)
             }
         default:
             return

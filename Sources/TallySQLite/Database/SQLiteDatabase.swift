@@ -49,7 +49,7 @@ public final class SQLiteDatabase: Sendable {
             try db.execute(sql: "PRAGMA cache_size = -\(cacheSize)")
             // The writer checkpoints by itself only if `checkpointer` falls behind.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(WALCheckpointer.writerThresholdPages)")
-            // Once reused, a log is cut back to that threshold's size, not below:
+            // Once reused, a log is cut back to its size at that threshold, not below:
             // cut to 4 MiB, a log that group commits grow past it every few
             // commits was shortened each time it restarted, and the file system
             // allocated its blocks again as it regrew (HTTP ingest: ~10% fewer

@@ -22,8 +22,10 @@ import Synchronization
 final class WALCheckpointer: Sendable {
     /// The log size, in pages, at which the writer checkpoints by itself.
     static let writerThresholdPages = 16_384
-    /// The same in bytes (64 MiB), at SQLite's default page size, which Tally's files keep.
-    static let writerThresholdBytes = writerThresholdPages * 4_096
+    /// The size of a log of that many pages (a 32-byte header, then a 24-byte
+    /// header and the page for each frame), at SQLite's default page size of
+    /// 4,096 bytes, which Tally does not change: about 64 MiB.
+    static let writerThresholdBytes = 32 + writerThresholdPages * (24 + 4_096)
 
     private let databasePath: String
     private let synchronous: String

@@ -67,14 +67,17 @@ struct SegmentMessage {
     /// in it is not read: the write key decides the service, a key sends events
     /// for its own service only (`serviceFromContext: false`).
     ///
-    /// - Returns: nil when the message's own context is that already, so the
-    ///   message is not copied to set it again (the common case).
+    /// - Returns: nil when the message's own context is that already, or it has
+    ///   none and the batch none either, so the message is not copied to set it
+    ///   again (the common case).
     static func mergedContext(_ own: JSONValue?, under batch: JSONObject) -> JSONObject? {
         var context: JSONObject
         switch own {
         case .object(let fields)? where batch.isEmpty:
             if fields["ip"] == nil && fields["traits"] == nil { return nil }
             context = fields
+        case nil where batch.isEmpty, .null? where batch.isEmpty:
+            return nil
         case .object(let fields)?: context = batch.merging(fields) { _, message in message }
         default: context = batch
         }
