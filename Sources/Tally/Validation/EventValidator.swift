@@ -7,7 +7,7 @@ public enum EventValidator {
     public static func check(_ properties: JSONObject, against schema: EventSchema, policy: PIIPolicy = .default) throws(EventValidationError) {
         // The first unknown key in sorted order, so the same input always names
         // the same field (found without sorting when every key is known).
-        if let key = properties.keys.filter({ key in !schema.members.contains { $0.field.key == key } }).min() {
+        if let key = properties.keys.filter({ schema.member(forKey: $0) == nil }).min() {
             let known = schema.members.map(\.field.key)
             let hint = known.isEmpty ? "it takes no properties" : "its fields are \(known.joined(separator: ", "))"
             throw EventValidationError(code: .unknownField, event: schema.name, field: "properties.\(key)",
