@@ -305,6 +305,44 @@ struct JSONValueTests {
         #expect(error?.description.contains("hunter2") == false)
     }
 
+    // MARK: Repeated objects
+
+    // A batch from one device repeats each event's context byte for byte; the
+    // parser reads such an object once and shares it. What it gives back must not
+    // depend on that.
+
+    @Test func repeatedAndNearlyRepeatedObjectsParseLikeAnyOther() throws {
+        let text = #"{"batch":[{"context":{"os":{"name":"iOS"},"n":1}},{"context":{"os":{"name":"iOS"},"n":1}},"#
+            + #"{"context":{"os":{"name":"iOSX"},"n":2}},{"context":{"os":{"name":"iOS"}}},{"context":{"os":{"name":"iOS"},"n":10}},"#
+            + #"{"other":{"os":{"name":"iOS"},"n":1}}]}"#
+        let value = try JSONValue(parsing: text)
+        #expect(value == ["batch": [
+            ["context": ["os": ["name": "iOS"], "n": 1]],
+            ["context": ["os": ["name": "iOS"], "n": 1]],
+            ["context": ["os": ["name": "iOSX"], "n": 2]],
+            ["context": ["os": ["name": "iOS"]]],
+            ["context": ["os": ["name": "iOS"], "n": 10]],
+            ["other": ["os": ["name": "iOS"], "n": 1]],
+        ]])
+    }
+
+    @Test func errorsAfterARepeatedObjectNameTheirPlace() {
+        let text = #"[{"c":{"a":1}},{"c":{"a":1}} x]"#
+        let error = #expect(throws: JSONParseError.self) { try JSONValue(parsing: text) }
+        #expect(error?.offset == text.utf8.count - 2)
+        #expect(error?.reason == "expected ',' or ']' after an array element")
+    }
+
+    @Test func aRepeatedObjectDeeperDownIsHeldToTheDepthLimit() throws {
+        let fits = #"{"k":{"x":{"y":1}},"n":{"x":{"y":1}}}"#
+        #expect(try JSONValue(parsing: fits, maxDepth: 3) == ["k": ["x": ["y": 1]], "n": ["x": ["y": 1]]])
+        // The same "k" text one level deeper nests four levels.
+        let tooDeep = #"{"k":{"x":{"y":1}},"n":{"k":{"x":{"y":1}}}}"#
+        let error = #expect(throws: JSONParseError.self) { try JSONValue(parsing: tooDeep, maxDepth: 3) }
+        #expect(error?.code == .nestingTooDeep)
+        #expect(error?.offset == 33)
+    }
+
     // MARK: Depth
 
     @Test func enforcesTheDepthLimit() throws {

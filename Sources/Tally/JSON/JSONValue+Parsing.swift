@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Why a document is not valid JSON, and where.
 ///
 /// `description` names the position and the rule that was broken, never the input
@@ -126,6 +134,8 @@ extension JSONValue {
             var start: Int
             /// The key of the member whose value is being read.
             var key: String = ""
+            /// The offset of its opening bracket or brace.
+            var openedAt: Int
         }
 
         private let bytes: UnsafeBufferPointer<UInt8>
@@ -135,6 +145,7 @@ extension JSONValue {
         private var scratch: [UInt8] = []
         private var pendingElements: [JSONValue] = []
         private var pendingMembers: [(key: String, value: JSONValue)] = []
+        private var repeatedObjects = RepeatedObjects()
 
         init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
             self.bytes = bytes
@@ -153,6 +164,13 @@ extension JSONValue {
                 switch bytes[position] {
                 case .openBrace:
                     try checkDepth(stack.count)
+                    if let parent = stack.last, parent.isObject,
+                       let earlier = repeatedObjects.match(key: parent.key, depth: stack.count, at: position, in: bytes) {
+                        position += earlier.byteCount
+                        value = earlier.value
+                        break
+                    }
+                    let openedAt = position
                     position += 1
                     skipWhitespace()
                     if position < bytes.count, bytes[position] == .closeBrace {
@@ -160,18 +178,19 @@ extension JSONValue {
                         value = .object([:])
                     } else {
                         let key = try parseKey(expected: "expected a string key or '}'")
-                        stack.append(Container(isObject: true, start: pendingMembers.count, key: key))
+                        stack.append(Container(isObject: true, start: pendingMembers.count, key: key, openedAt: openedAt))
                         continue readValue
                     }
                 case .openBracket:
                     try checkDepth(stack.count)
+                    let openedAt = position
                     position += 1
                     skipWhitespace()
                     if position < bytes.count, bytes[position] == .closeBracket {
                         position += 1
                         value = .array([])
                     } else {
-                        stack.append(Container(isObject: false, start: pendingElements.count))
+                        stack.append(Container(isObject: false, start: pendingElements.count, openedAt: openedAt))
                         continue readValue
                     }
                 case .quote:
@@ -212,7 +231,12 @@ extension JSONValue {
                             continue readValue
                         case .closeBrace:
                             position += 1
-                            value = .object(closeObject(startingAt: stack.removeLast().start))
+                            let closed = stack.removeLast()
+                            value = .object(closeObject(startingAt: closed.start))
+                            if let parent = stack.last, parent.isObject {
+                                repeatedObjects.remember(value, key: parent.key, depth: stack.count,
+                                                         start: closed.openedAt, end: position)
+                            }
                         default:
                             throw error(.syntax, "expected ',' or '}' after an object member", at: position)
                         }
@@ -528,6 +552,53 @@ extension JSONValue {
                 column: offset - lineStart + 1,
                 reason: atEnd ? "unexpected end of input; \(reason)" : reason
             )
+        }
+    }
+}
+
+// MARK: - Repeated objects
+
+/// The objects parsed so far in one document, the latest for each member key, so
+/// that an object sent again byte for byte is parsed once and shared: the
+/// `context` of every event in a batch from one device, or its `library` and
+/// `os`. An object's text decides both its value and where it ends, so text
+/// equal to an earlier object's is that object.
+private struct RepeatedObjects {
+    struct Entry {
+        var key: String
+        /// How many containers enclose it: equal depths keep the depth limit's verdict.
+        var depth: Int
+        var start: Int
+        var byteCount: Int
+        var value: JSONValue
+    }
+
+    /// Enough for the objects of one event (its properties, context and the
+    /// context's parts); older keys are forgotten first.
+    private static let capacity = 8
+    private var entries: [Entry] = []
+    private var oldest = 0
+
+    /// The object remembered for `key` at `depth`, if the text at `position` repeats it.
+    func match(key: String, depth: Int, at position: Int, in bytes: UnsafeBufferPointer<UInt8>) -> Entry? {
+        guard let entry = entries.first(where: { $0.depth == depth && $0.key == key }),
+              entry.byteCount <= bytes.count - position,
+              let base = bytes.baseAddress,
+              memcmp(base + entry.start, base + position, entry.byteCount) == 0
+        else { return nil }
+        return entry
+    }
+
+    /// Remembers `object`, the value of `key` at `depth`, parsed from `start..<end`.
+    mutating func remember(_ object: JSONValue, key: String, depth: Int, start: Int, end: Int) {
+        let entry = Entry(key: key, depth: depth, start: start, byteCount: end - start, value: object)
+        if let index = entries.firstIndex(where: { $0.depth == depth && $0.key == key }) {
+            entries[index] = entry
+        } else if entries.count < Self.capacity {
+            entries.append(entry)
+        } else {
+            entries[oldest] = entry
+            oldest = (oldest + 1) % Self.capacity
         }
     }
 }
