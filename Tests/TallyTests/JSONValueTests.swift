@@ -430,13 +430,20 @@ struct JSONValueTests {
     }
 }
 
-@Test("approximateSerializedSize is exact for values without escapes or doubles")
-func approximateSerializedSize() throws {
-    let values: [JSONValue] = [
-        nil, true, false, 0, -7, 1_234_567, "", "héllo", [], [1, "a", nil], [:],
-        ["a": 1, "bb": ["c": [true, false, "x"]], "long": .string(String(repeating: "z", count: 300))],
-    ]
-    for value in values {
-        #expect(value.approximateSerializedSize == value.serialized().utf8.count, "\(value)")
-    }
+@Test("parse(measuringElementsOf:) gives each element's size as sent")
+func measuresTheElementsOfOneArray() throws {
+    let elements = [#"{"a":1}"#, #"[1, 2]"#, #""x""#, "7", #"{"b":{"c":"é"}}"#, #"{"a":1}"#]
+    let text = #"{"sentAt":"now","batch":["# + elements.joined(separator: " ,\n ") + #"],"other":[[1],2]}"#
+    let (value, sizes) = try JSONValue.parse(Array(text.utf8), measuringElementsOf: "batch")
+    #expect(sizes == elements.map(\.utf8.count))
+    #expect(try value == JSONValue.parse(Array(text.utf8)))
+    #expect(value["batch"]?.arrayValue?.count == sizes.count)
+
+    // The last duplicate key wins, for the sizes as for the value.
+    #expect(try JSONValue.parse(Array(#"{"batch":[1,22],"batch":[333]}"#.utf8), measuringElementsOf: "batch").elementSizes == [3])
+    #expect(try JSONValue.parse(Array(#"{"batch":[1,22],"batch":[]}"#.utf8), measuringElementsOf: "batch").elementSizes == [])
+    #expect(try JSONValue.parse(Array(#"{"batch":[1,22],"batch":5}"#.utf8), measuringElementsOf: "batch").elementSizes == [])
+    // Only the root object's member is measured.
+    #expect(try JSONValue.parse(Array(#"{"x":{"batch":[1,22]}}"#.utf8), measuringElementsOf: "batch").elementSizes == [])
+    #expect(try JSONValue.parse(Array(#"[{"batch":[1,22]}]"#.utf8), measuringElementsOf: "batch").elementSizes == [])
 }

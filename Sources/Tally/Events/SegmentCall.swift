@@ -10,13 +10,14 @@ public enum SegmentCall {
     /// A whole message may be at most this large as JSON (Segment's 32 KB).
     public static let maxMessageBytes = 32 * 1024
 
-    /// Throws unless `message` is at most ``maxMessageBytes`` as JSON; `name`
-    /// names the event in the error.
-    public static func checkSize(_ message: JSONValue, name: String) throws(EventValidationError) {
-        let size = message.approximateSerializedSize
-        guard size <= maxMessageBytes else {
+    /// Throws unless a message that took `byteCount` bytes of JSON as sent is at
+    /// most ``maxMessageBytes``; `name` names the event in the error. The size as
+    /// sent is what Segment limits, and the parser measures it for free
+    /// (`JSONValue.parse(_:maxDepth:measuringElementsOf:)`).
+    public static func checkSize(byteCount: Int, name: String) throws(EventValidationError) {
+        guard byteCount <= maxMessageBytes else {
             throw EventValidationError(code: .tooLarge, event: name, field: nil,
-                                       reason: "is about \(size) bytes as JSON; a message may be at most 32 KB")
+                                       reason: "is \(byteCount) bytes of JSON; a message may be at most 32 KB")
         }
     }
 

@@ -87,10 +87,32 @@ extension JSONValue {
         _ bytes: some Collection<UInt8>,
         maxDepth: Int = 64
     ) throws(JSONParseError) -> JSONValue {
+        try parse(bytes, maxDepth: maxDepth, measuringElementsOf: nil).value
+    }
+
+    /// Parses a JSON document, and measures the elements of the array under `key`
+    /// in the root object: how many bytes of the input each took, as sent, so
+    /// that a size limit on them costs no walk of the parsed values.
+    ///
+    /// ```swift
+    /// let (body, sizes) = try JSONValue.parse(bytes, maxDepth: 32, measuringElementsOf: "batch")
+    /// // body["batch"]?.arrayValue?[i] took sizes[i] bytes
+    /// ```
+    ///
+    /// - Returns: The value, and one size for each element of `root[key]` when
+    ///   that is an array (of the last such member, as the last duplicate key
+    ///   wins); no sizes otherwise.
+    public static func parse(
+        _ bytes: some Collection<UInt8>,
+        maxDepth: Int = 64,
+        measuringElementsOf key: String?
+    ) throws(JSONParseError) -> (value: JSONValue, elementSizes: [Int]) {
         let parse = { (buffer: UnsafeBufferPointer<UInt8>) in
-            Result { () throws(JSONParseError) -> JSONValue in
-                var parser = Parser(bytes: buffer, maxDepth: maxDepth)
-                return try parser.parseDocument()
+            Result { () throws(JSONParseError) -> (value: JSONValue, elementSizes: [Int]) in
+                var parser = Parser(bytes: buffer, maxDepth: maxDepth, measuredKey: key)
+                let value = try parser.parseDocument()
+                guard let key, case .array? = value[key] else { return (value, []) }
+                return (value, parser.elementSizes)
             }
         }
         if let result = bytes.withContiguousStorageIfAvailable(parse) {
@@ -109,7 +131,7 @@ extension JSONValue {
         var text = text
         let result = text.withUTF8 { buffer in
             Result { () throws(JSONParseError) -> JSONValue in
-                var parser = Parser(bytes: buffer, maxDepth: maxDepth)
+                var parser = Parser(bytes: buffer, maxDepth: maxDepth, measuredKey: nil)
                 return try parser.parseDocument()
             }
         }
@@ -136,6 +158,8 @@ extension JSONValue {
             var key: String = ""
             /// The offset of its opening bracket or brace.
             var openedAt: Int
+            /// It is the array whose elements are measured.
+            var measuresElements = false
         }
 
         private let bytes: UnsafeBufferPointer<UInt8>
@@ -146,20 +170,29 @@ extension JSONValue {
         private var pendingElements: [JSONValue] = []
         private var pendingMembers: [(key: String, value: JSONValue)] = []
         private var repeatedObjects = RepeatedObjects()
+        /// The key in the root object whose array's elements are measured.
+        private let measuredKey: String?
+        /// The size in bytes of each element of that array, as read so far.
+        private(set) var elementSizes: [Int] = []
 
-        init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+        init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, measuredKey: String?) {
             self.bytes = bytes
             self.maxDepth = maxDepth
+            self.measuredKey = measuredKey
         }
 
         mutating func parseDocument() throws(JSONParseError) -> JSONValue {
             var stack: [Container] = []
             var value: JSONValue
+            var elementStart = 0
 
             readValue: while true {
                 skipWhitespace()
                 guard position < bytes.count else {
                     throw error(.syntax, "expected a value", at: position)
+                }
+                if let container = stack.last, container.measuresElements {
+                    elementStart = position
                 }
                 switch bytes[position] {
                 case .openBrace:
@@ -184,13 +217,18 @@ extension JSONValue {
                 case .openBracket:
                     try checkDepth(stack.count)
                     let openedAt = position
+                    let isMeasured = stack.count == 1 && stack[0].isObject && stack[0].key == measuredKey
+                    if isMeasured {
+                        elementSizes.removeAll(keepingCapacity: true)  // those of an earlier duplicate key
+                    }
                     position += 1
                     skipWhitespace()
                     if position < bytes.count, bytes[position] == .closeBracket {
                         position += 1
                         value = .array([])
                     } else {
-                        stack.append(Container(isObject: false, start: pendingElements.count, openedAt: openedAt))
+                        stack.append(Container(isObject: false, start: pendingElements.count, openedAt: openedAt,
+                                               measuresElements: isMeasured))
                         continue readValue
                     }
                 case .quote:
@@ -216,6 +254,9 @@ extension JSONValue {
                 // A value is complete: store it in its container, and close every
                 // container that ends right after it.
                 while let top = stack.indices.last {
+                    if stack[top].measuresElements {
+                        elementSizes.append(position - elementStart)
+                    }
                     skipWhitespace()
                     let next: UInt8? = position < bytes.count ? bytes[position] : nil
                     if stack[top].isObject {

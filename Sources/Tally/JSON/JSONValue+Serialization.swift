@@ -162,29 +162,3 @@ extension JSONValue {
         value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 }
-
-extension JSONValue {
-    /// About how many bytes ``serialize(into:)`` writes, computed without writing
-    /// or sorting anything: exact for strings without characters to escape and
-    /// for integers, at most 24 bytes for any other number. For size limits on
-    /// the hot path, where serializing only to measure would cost a copy.
-    public var approximateSerializedSize: Int {
-        switch self {
-        case .null: 4
-        case .bool(let value): value ? 4 : 5
-        case .int(let value): Self.digitCount(value)
-        case .double: 24
-        case .string(let value): value.utf8.count + 2
-        case .array(let elements): elements.reduce(1 + max(elements.count, 1)) { $0 + $1.approximateSerializedSize }
-        case .object(let fields):
-            fields.reduce(1 + max(fields.count, 1)) { $0 + $1.key.utf8.count + 3 + $1.value.approximateSerializedSize }
-        }
-    }
-
-    private static func digitCount(_ value: Int) -> Int {
-        var count = value < 0 ? 2 : 1
-        var rest = value.magnitude
-        while rest >= 10 { rest /= 10; count += 1 }
-        return count
-    }
-}

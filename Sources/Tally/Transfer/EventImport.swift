@@ -152,7 +152,7 @@ public struct EventImporter {
             throw EventValidationError(code: .wrongType, event: "", field: nil, reason: "each line must be one JSON object")
         }
         let type = message["type"]?.stringValue ?? "track"
-        try SegmentCall.checkSize(value, name: message["event"]?.stringValue ?? type)
+        try SegmentCall.checkSize(byteCount: bytes.count, name: message["event"]?.stringValue ?? type)
         message = try SegmentCall.trackShaped(message, type: type)
         if message["timestamp"] == nil || message["timestamp"] == .null {
             throw EventValidationError(code: .missingField, event: message["event"]?.stringValue ?? type, field: "timestamp",

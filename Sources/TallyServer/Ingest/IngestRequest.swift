@@ -6,6 +6,8 @@ import TallyGzip
 struct IngestRequest {
     /// The messages, as sent (a single-message route has one).
     var messages: [JSONValue]
+    /// How many bytes of JSON each message took, as sent.
+    var messageSizes: [Int]
     var writeKey: String?
     /// The batch's `sentAt`: when the device sent it, by the device's clock.
     var sentAt: Timestamp?
@@ -32,8 +34,9 @@ struct IngestRequest {
             }
         }
         let document: JSONValue
+        let batchSizes: [Int]
         do {
-            document = try JSONValue.parse(bytes, maxDepth: 32)
+            (document, batchSizes) = try JSONValue.parse(bytes, maxDepth: 32, measuringElementsOf: route == .batch ? "batch" : nil)
         } catch {
             throw APIError(.badRequest, code: "malformed_json", "the body is not valid JSON: \(error)")
         }
@@ -43,7 +46,7 @@ struct IngestRequest {
         let writeKey = object["writeKey"]?.stringValue
         let sentAt = try time(object["sentAt"], field: "sentAt")
         guard route == .batch else {
-            return IngestRequest(messages: [document], writeKey: writeKey, sentAt: sentAt, context: [:])
+            return IngestRequest(messages: [document], messageSizes: [bytes.count], writeKey: writeKey, sentAt: sentAt, context: [:])
         }
         guard case .array(let messages)? = object["batch"] else {
             throw APIError(.badRequest, code: "invalid_body",
@@ -55,7 +58,7 @@ struct IngestRequest {
         case .object(let c)?: context = c
         case let other?: throw APIError(.badRequest, code: "invalid_body", "the batch's \"context\" must be an object, not \(other.typeName)")
         }
-        return IngestRequest(messages: messages, writeKey: writeKey, sentAt: sentAt, context: context)
+        return IngestRequest(messages: messages, messageSizes: batchSizes, writeKey: writeKey, sentAt: sentAt, context: context)
     }
 
     static func tooLarge(decompressed: Bool) -> APIError {

@@ -50,8 +50,9 @@ struct IngestRoutes: Sendable {
         var contexts = EventContextReader()
         for (index, message) in parsed.messages.enumerated() {
             do {
-                events.append(try SegmentMessage.event(from: message, route: route, batch: parsed, receivedAt: receivedAt,
-                                                       service: service, firstSeen: firstSeen, limits: limits, policy: policy,
+                events.append(try SegmentMessage.event(from: message, size: parsed.messageSizes[index], route: route,
+                                                       batch: parsed, receivedAt: receivedAt, service: service,
+                                                       firstSeen: firstSeen, limits: limits, policy: policy,
                                                        contexts: &contexts))
             } catch {
                 rejected.append(Self.describe(error.at(index: index), messageID: message["messageId"]))

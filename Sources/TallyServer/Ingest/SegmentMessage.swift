@@ -7,13 +7,14 @@ struct SegmentMessage {
     static let trustedSkew: Int64 = 60_000_000
 
     /// - Parameters:
+    ///   - size: how many bytes of JSON it took, as sent.
     ///   - route: the route it came in on; for `/v1/batch`, its `type` decides.
     ///   - batch: the request's `sentAt` and batch-level `context`.
     ///   - service: the write key's service, which every event gets (a `context.service`
     ///     in the message is dropped).
     ///   - firstSeen: when untimed messages were first received, so retries dedupe.
     ///   - contexts: the request's reader of contexts (equal ones share one box).
-    static func event(from value: JSONValue, route: IngestRoute, batch: IngestRequest, receivedAt: Timestamp,
+    static func event(from value: JSONValue, size: Int, route: IngestRoute, batch: IngestRequest, receivedAt: Timestamp,
                       service: String, firstSeen: FirstSeenTimes, limits: EventLimits, policy: PIIPolicy,
                       contexts: inout EventContextReader) throws(EventValidationError) -> EnrichedEvent {
         guard case .object(var message) = value else {
@@ -21,7 +22,7 @@ struct SegmentMessage {
         }
         let type = route == .batch ? message["type"]?.stringValue ?? "track" : route.rawValue
         let name = message["event"]?.stringValue ?? type
-        try SegmentCall.checkSize(value, name: name)
+        try SegmentCall.checkSize(byteCount: size, name: name)
         message = try SegmentCall.trackShaped(message, type: type)
         if let context = mergedContext(message["context"], under: batch.context) {
             message["context"] = .object(context)
