@@ -57,17 +57,26 @@ extension EnrichedEvent {
         wire object: JSONObject, receivedAt: Timestamp, defaultService: String = "default", serviceFromContext: Bool = true,
         limits: EventLimits = .default, policy: PIIPolicy = .default, contexts: inout EventContextReader
     ) throws(EventValidationError) {
-        let eventName = object["event"]?.stringValue ?? ""
+        try self.init(wire: SegmentFields(object), receivedAt: receivedAt, defaultService: defaultService,
+                      serviceFromContext: serviceFromContext, limits: limits, policy: policy, contexts: &contexts)
+    }
+
+    /// Decodes one message of a batch from its fields, read already.
+    public init(
+        wire fields: SegmentFields, receivedAt: Timestamp, defaultService: String = "default", serviceFromContext: Bool = true,
+        limits: EventLimits = .default, policy: PIIPolicy = .default, contexts: inout EventContextReader
+    ) throws(EventValidationError) {
+        let eventName = fields.event?.stringValue ?? ""
         func fail(_ code: EventValidationError.Code, _ field: String, _ reason: String) -> EventValidationError {
             EventValidationError(code: code, event: eventName, field: field, reason: reason)
         }
-        if let type = object["type"], type.stringValue != "track" {
+        if let type = fields.type, type.stringValue != "track" {
             throw fail(.notAllowed, "type", "must be \"track\" for an event")
         }
-        guard let nameValue = object["event"] else { throw fail(.missingField, "event", "is required: the event's name") }
+        guard let nameValue = fields.event else { throw fail(.missingField, "event", "is required: the event's name") }
         guard case .string = nameValue else { throw fail(.wrongType, "event", "must be a string, not \(nameValue.typeName)") }
         let properties: JSONObject
-        switch object["properties"] {
+        switch fields.properties {
         case nil, .null?: properties = [:]
         case .object(let p)?: properties = p
         case let other?: throw fail(.wrongType, "properties", "must be an object, not \(other.typeName)")
@@ -75,14 +84,14 @@ extension EnrichedEvent {
         let payload = try EventPayload(name: eventName, properties: properties, limits: limits, policy: policy)
 
         let eventID: EventID
-        switch object["messageId"] {
+        switch fields.messageID {
         case nil, .null?: eventID = .generate(at: receivedAt)
         case .string(let text)?: eventID = EventID(text) ?? .derived(fromMessageID: text)
         case let other?: throw fail(.wrongType, "messageId", "must be a string, not \(other.typeName)")
         }
 
-        func time(_ key: String) throws(EventValidationError) -> Timestamp? {
-            switch object[key] {
+        func time(_ value: JSONValue?, _ key: String) throws(EventValidationError) -> Timestamp? {
+            switch value {
             case nil, .null?: return nil
             case .string(let text)?:
                 guard let t = Timestamp(iso8601: text) else {
@@ -92,8 +101,8 @@ extension EnrichedEvent {
             case let other?: throw fail(.wrongType, key, "must be an ISO-8601 string, not \(other.typeName)")
             }
         }
-        func identifier(_ key: String) throws(EventValidationError) -> String? {
-            switch object[key] {
+        func identifier(_ value: JSONValue?, _ key: String) throws(EventValidationError) -> String? {
+            switch value {
             case nil, .null?: return nil
             case .string(let s)?: return s
             case .int(let n)?: return String(n)
@@ -102,7 +111,7 @@ extension EnrichedEvent {
         }
 
         let contextObject: JSONObject
-        switch object["context"] {
+        switch fields.context {
         case nil, .null?: contextObject = [:]
         case .object(let c)?: contextObject = c
         case let other?: throw fail(.wrongType, "context", "must be an object, not \(other.typeName)")
@@ -117,19 +126,53 @@ extension EnrichedEvent {
         let service = serviceFromContext ? try contextString("service") ?? defaultService : defaultService
         let sessionID = try contextString("sessionId")
 
-        let arrived = try time("receivedAt") ?? receivedAt
+        let arrived = try time(fields.receivedAt, "receivedAt") ?? receivedAt
         self.init(
             eventID: eventID,
             payload: payload,
-            timestamp: try time("timestamp") ?? arrived,
+            timestamp: try time(fields.timestamp, "timestamp") ?? arrived,
             receivedAt: arrived,
             service: service,
-            userID: try identifier("userId"),
-            anonymousID: try identifier("anonymousId"),
+            userID: try identifier(fields.userID, "userId"),
+            anonymousID: try identifier(fields.anonymousID, "anonymousId"),
             sessionID: sessionID,
             context: contexts.context(from: contextObject, leavingOut: Self.contextColumns)
         )
         try validateEnvelope(policy: policy)
+    }
+}
+
+/// The members of a Segment message that Tally reads, found in one pass over
+/// the message. Looking each up would hash its key, a dozen times a message,
+/// for members most messages do not even have.
+public struct SegmentFields: Sendable {
+    public var type: JSONValue?
+    public var event: JSONValue?
+    public var properties: JSONValue?
+    public var messageID: JSONValue?
+    public var timestamp: JSONValue?
+    public var sentAt: JSONValue?
+    public var receivedAt: JSONValue?
+    public var userID: JSONValue?
+    public var anonymousID: JSONValue?
+    public var context: JSONValue?
+
+    public init(_ message: JSONObject) {
+        for (key, value) in message {
+            switch key {
+            case "type": type = value
+            case "event": event = value
+            case "properties": properties = value
+            case "messageId": messageID = value
+            case "timestamp": timestamp = value
+            case "sentAt": sentAt = value
+            case "receivedAt": receivedAt = value
+            case "userId": userID = value
+            case "anonymousId": anonymousID = value
+            case "context": context = value
+            default: break
+            }
+        }
     }
 }
 

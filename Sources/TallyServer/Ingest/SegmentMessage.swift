@@ -17,26 +17,34 @@ struct SegmentMessage {
     static func event(from value: JSONValue, size: Int, route: IngestRoute, batch: IngestRequest, receivedAt: Timestamp,
                       service: String, firstSeen: FirstSeenTimes, limits: EventLimits, policy: PIIPolicy,
                       contexts: inout EventContextReader) throws(EventValidationError) -> EnrichedEvent {
-        guard case .object(var message) = value else {
+        guard case .object(let message) = value else {
             throw EventValidationError(code: .wrongType, event: "", field: nil, reason: "each message must be a JSON object, not \(value.typeName)")
         }
-        let type = route == .batch ? message["type"]?.stringValue ?? "track" : route.rawValue
-        let name = message["event"]?.stringValue ?? type
+        var fields = SegmentFields(message)
+        let type = route == .batch ? fields.type?.stringValue ?? "track" : route.rawValue
+        let name = fields.event?.stringValue ?? type
         try SegmentCall.checkSize(byteCount: size, name: name)
-        message = try SegmentCall.trackShaped(message, type: type)
-        if let context = mergedContext(message["context"], under: batch.context) {
-            message["context"] = .object(context)
+        if type == "track" {
+            fields.type = "track"
+        } else {
+            fields = SegmentFields(try SegmentCall.trackShaped(message, type: type))
         }
-        message.removeValue(forKey: "receivedAt")  // the server's clock decides when it arrived
+        if let context = mergedContext(fields.context, under: batch.context) {
+            fields.context = .object(context)
+        }
+        fields.receivedAt = nil  // the server's clock decides when it arrived
 
-        var event = try EnrichedEvent(wire: message, receivedAt: receivedAt, defaultService: service, serviceFromContext: false,
+        var event = try EnrichedEvent(wire: fields, receivedAt: receivedAt, defaultService: service, serviceFromContext: false,
                                       limits: limits, policy: policy, contexts: &contexts)
-        if message["timestamp"] == nil || message["timestamp"] == .null {
-            if case .string(let messageID)? = message["messageId"] {
+        switch fields.timestamp {
+        case nil, .null?:
+            if case .string(let messageID)? = fields.messageID {
                 event.timestamp = firstSeen.timestamp(for: messageID, eventID: event.eventID, receivedAt: receivedAt)
             }
-        } else if let sentAt = try sentAt(message) ?? batch.sentAt {
-            event.timestamp = corrected(event.timestamp, sentAt: sentAt, receivedAt: receivedAt)
+        default:
+            if let sentAt = try sentAt(fields.sentAt, event: name) ?? batch.sentAt {
+                event.timestamp = corrected(event.timestamp, sentAt: sentAt, receivedAt: receivedAt)
+            }
         }
         return event
     }
@@ -53,10 +61,10 @@ struct SegmentMessage {
         return timestamp.adding(microseconds: rounded)
     }
 
-    private static func sentAt(_ message: JSONObject) throws(EventValidationError) -> Timestamp? {
-        guard case .string(let text)? = message["sentAt"] else { return nil }
+    private static func sentAt(_ value: JSONValue?, event: String) throws(EventValidationError) -> Timestamp? {
+        guard case .string(let text)? = value else { return nil }
         guard let time = Timestamp(iso8601: text) else {
-            throw EventValidationError(code: .malformed, event: message["event"]?.stringValue ?? "", field: "sentAt",
+            throw EventValidationError(code: .malformed, event: event, field: "sentAt",
                                        reason: "must be an ISO-8601 date-time such as 2026-11-23T13:08:17.123Z")
         }
         return time
