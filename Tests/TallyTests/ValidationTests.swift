@@ -1,4 +1,4 @@
-import Tally
+@testable import Tally
 import TallyTesting
 import Testing
 
@@ -208,6 +208,37 @@ struct ValidationTests {
         for _ in 0..<5 {
             let error = try #require(rejection { _ = try AnalyticsEvent(name: "task_completed", properties: properties) })
             #expect(error.field == "properties.alpha")
+        }
+    }
+
+    @Test func sizeIsMeasuredExactlyNearTheLimit() throws {
+        // 20 KB of text: under the 32 KB limit, though six times that as a bound.
+        try EventValidator.checkCustom(name: "report_exported", properties: ["text": .string(String(repeating: "a", count: 20_000))])
+        let over = try #require(rejection {
+            try EventValidator.checkCustom(name: "report_exported", properties: ["text": .string(String(repeating: "a", count: 33_000))])
+        })
+        #expect(over.code == .tooLarge)
+        #expect(over.reason.hasPrefix("is 33026 bytes encoded"))  // {"text":"…"} and the name
+    }
+
+    @Test func theSizeBoundIsNeverBelowTheSerializedSize() {
+        let values: [JSONValue] = [
+            nil, true, false, .int(Int.min), .int(Int.max), -1.7976931348623157e308, 2.2250738585072014e-308, 0.1, 5e-324,
+            "\u{0}\u{1F}\"\\", "\u{2028}\u{2029}", "é😀", [], [:], [[[1]]], ["": ["\u{1}": [nil, "\u{2028}"]]],
+        ]
+        for value in values {
+            #expect(EventValidator.serializedSizeBound(of: value) >= value.serialized().utf8.count, "\(value)")
+        }
+    }
+
+    @Test func customEventKeysAreReportedInAStableOrder() throws {
+        // Dictionaries of different sizes list their keys in different orders;
+        // the error names the first bad key in sorted order whatever the order.
+        for fillers in 0..<24 {
+            var properties: JSONObject = ["zeta": ["password": "x"], "alpha": ["items": [["n": 1], ["email": "x"]]]]
+            for i in 0..<fillers { properties["k\(i)"] = .int(i) }
+            let error = try #require(rejection { try EventValidator.checkCustom(name: "report_exported", properties: properties) })
+            #expect(error.field == "properties.alpha.items[1].email")
         }
     }
 
@@ -464,6 +495,19 @@ struct ValidationTests {
         }
         for key in ["email", "E-Mail", "phone_number", "ip_address", "IPAddress", "access_token", "api_key", "client_secret", "Authorization"] {
             #expect(PIIPolicy.default.violation(inKey: key) != nil, "\(key)")
+        }
+    }
+
+    @Test func keysAreComparedLowercasedWithoutSeparators() {
+        let named: [(String, PIIPolicy.Kind?)] = [
+            ("E.Mail", .email), ("Client Secret", .authToken), ("IPv6", .ipAddress), ("mobile-NUMBER", .phoneNumber),
+            ("AUTHORIZATION", .authToken), ("__token__", .authToken),
+            // Lowercasing the Kelvin sign gives an ASCII "k".
+            ("to\u{212A}en", .authToken), ("\u{C9}mail", nil),
+            ("authorizations", nil), ("email_address_of_the_user", nil), ("", nil), ("_-. ", nil),
+        ]
+        for (key, kind) in named {
+            #expect(PIIPolicy.default.violation(inKey: key) == kind, "\(key.debugDescription)")
         }
     }
 

@@ -43,7 +43,13 @@ public enum EventValidator {
             throw EventValidationError(code: .tooManyKeys, event: name, field: "properties",
                                        reason: "hold \(value.keyCount) keys; the limit is \(limits.maxKeyCount). Send fewer properties")
         }
-        try checkKeys(properties, path: "properties", event: name, limits: limits, policy: policy)
+        do {
+            try checkKeys(properties, path: "", event: name, limits: limits, policy: policy, naming: false)
+        } catch {
+            // Again, sorted and naming each field, so the same input always names the same key.
+            try checkKeys(properties, path: "properties", event: name, limits: limits, policy: policy, naming: true)
+            throw error
+        }
         try checkPersonalData(in: value, key: nil, path: "properties", event: name, policy: policy)
         try checkSize(name: name, properties: properties, limits: limits)
     }
@@ -72,9 +78,13 @@ public enum EventValidator {
     }
 
     static func checkSize(name: String, properties: JSONObject, limits: EventLimits) throws(EventValidationError) {
+        // Most events are far under the limit even as written at their longest:
+        // those need no serializing to measure.
+        if serializedSizeBound(of: .object(properties)) + name.utf8.count <= limits.maxEncodedBytes { return }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
-        JSONValue.object(properties).serialize(into: &bytes)
+        // Unsorted: the order of the keys does not change the size.
+        JSONValue.object(properties).serialize(into: &bytes, sortedKeys: false)
         let size = bytes.count + name.utf8.count
         if size > limits.maxEncodedBytes {
             throw EventValidationError(code: .tooLarge, event: name, field: nil,
@@ -82,9 +92,26 @@ public enum EventValidator {
         }
     }
 
-    private static func checkKeys(_ object: JSONObject, path: String, event: String, limits: EventLimits, policy: PIIPolicy) throws(EventValidationError) {
-        for (key, value) in object.sorted(by: { $0.key < $1.key }) {
-            let keyPath = "\(path).\(key)"
+    /// At least as many bytes as `serialize(into:)` writes for `value`: a string
+    /// byte is at most six escaped (`\u001f`), a number at most 32 characters.
+    static func serializedSizeBound(of value: JSONValue) -> Int {
+        switch value {
+        case .null, .bool: 5
+        case .int, .double: 32
+        case .string(let text): 2 + 6 * text.utf8.count
+        case .array(let items): items.reduce(2 + items.count) { $0 + serializedSizeBound(of: $1) }
+        case .object(let members):
+            members.reduce(2 + 2 * members.count) { $0 + 2 + 6 * $1.key.utf8.count + serializedSizeBound(of: $1.value) }
+        }
+    }
+
+    /// One walk over the keys of `object` and of the objects in it: `naming`
+    /// sorts them and builds the failing field's path (for an error); otherwise
+    /// `path` is unused, as most events have nothing to report.
+    private static func checkKeys(_ object: JSONObject, path: String, event: String, limits: EventLimits, policy: PIIPolicy,
+                                  naming: Bool) throws(EventValidationError) {
+        func check(_ key: String, _ value: JSONValue) throws(EventValidationError) {
+            let keyPath = naming ? "\(path).\(key)" : ""
             if key.isEmpty {
                 throw EventValidationError(code: .keyTooLong, event: event, field: keyPath, reason: "is an empty key; name every property")
             }
@@ -97,14 +124,19 @@ public enum EventValidator {
                                            reason: "names \(kind), which must not be tracked; pseudonymize it or drop it (or allow the key in the PII policy)")
             }
             if case .object(let nested) = value {
-                try checkKeys(nested, path: keyPath, event: event, limits: limits, policy: policy)
+                try checkKeys(nested, path: keyPath, event: event, limits: limits, policy: policy, naming: naming)
             } else if case .array(let items) = value {
                 for (i, item) in items.enumerated() {
                     if case .object(let nested) = item {
-                        try checkKeys(nested, path: "\(keyPath)[\(i)]", event: event, limits: limits, policy: policy)
+                        try checkKeys(nested, path: naming ? "\(keyPath)[\(i)]" : "", event: event, limits: limits, policy: policy, naming: naming)
                     }
                 }
             }
+        }
+        if naming {
+            for (key, value) in object.sorted(by: { $0.key < $1.key }) { try check(key, value) }
+        } else {
+            for (key, value) in object { try check(key, value) }
         }
     }
 

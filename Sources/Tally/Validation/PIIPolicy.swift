@@ -42,12 +42,60 @@ public struct PIIPolicy: Sendable, Hashable {
     /// The kind of personal data a property key names, if any (`email`, `phone_number`,
     /// `ip`, `access_token`, …).
     public func violation(inKey key: String) -> Kind? {
-        guard isEnabled, !allowedKeys.contains(key) else { return nil }
-        let normalized = String(key.lowercased().unicodeScalars.filter { $0 != "_" && $0 != "-" && $0 != " " && $0 != "." })
-        for (kind, names) in Self.sensitiveKeys where kinds.contains(kind) {
-            if names.contains(normalized) { return kind }
+        guard isEnabled, allowedKeys.isEmpty || !allowedKeys.contains(key) else { return nil }
+        guard let kind = Self.sensitiveKind(ofKey: key), kinds.contains(kind) else { return nil }
+        return kind
+    }
+
+    /// The kind a key names once lowercased and without `_`, `-`, spaces and dots
+    /// (`E-Mail` → `email`). This runs for every property key of every custom
+    /// event, so an ASCII key — nearly all — is normalized into two integers on
+    /// the stack and compared with the names', without allocating or hashing.
+    static func sensitiveKind(ofKey key: String) -> Kind? {
+        var normalized = NormalizedKey()
+        for byte in key.utf8 {
+            switch byte {
+            case UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: " "), UInt8(ascii: "."):
+                continue
+            case 0x80...:
+                // Lowercasing other scripts can yield ASCII (the Kelvin sign
+                // gives "k"): the general path decides.
+                return sensitiveKindOfNonASCIIKey(key)
+            default:
+                // Longer than every name: lowercasing what follows cannot shorten it.
+                guard normalized.append(byte) else { return nil }
+            }
         }
-        return nil
+        return sensitiveKeyTable.first { $0.key == normalized }?.kind
+    }
+
+    private static func sensitiveKindOfNonASCIIKey(_ key: String) -> Kind? {
+        let normalized = String(key.lowercased().unicodeScalars.filter { $0 != "_" && $0 != "-" && $0 != " " && $0 != "." })
+        return sensitiveKeys.first { $0.names.contains(normalized) }?.kind
+    }
+
+    /// Up to 16 lowercased ASCII bytes, packed into two integers.
+    private struct NormalizedKey: Equatable {
+        private var low: UInt64 = 0
+        private var high: UInt64 = 0
+        private var count = 0
+
+        /// Appends `byte`, lowercased; false when 16 bytes are there already.
+        mutating func append(_ byte: UInt8) -> Bool {
+            guard count < 16 else { return false }
+            let lowered = UInt64(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte)
+            if count < 8 { low |= lowered << (8 * UInt64(count)) } else { high |= lowered << (8 * UInt64(count - 8)) }
+            count += 1
+            return true
+        }
+    }
+
+    private static let sensitiveKeyTable: [(key: NormalizedKey, kind: Kind)] = sensitiveKeys.flatMap { kind, names in
+        names.map { name in
+            var key = NormalizedKey()
+            for byte in name.utf8 { _ = key.append(byte) }
+            return (key, kind)
+        }
     }
 
     /// The kind of personal data a string value looks like, if any.
@@ -88,7 +136,8 @@ public struct PIIPolicy: Sendable, Hashable {
         return nil
     }
 
-    private static let sensitiveKeys: [(Kind, Set<String>)] = [
+    /// Key names, normalized, by kind; none longer than 16 bytes.
+    private static let sensitiveKeys: [(kind: Kind, names: Set<String>)] = [
         (.email, ["email", "emailaddress", "mail", "useremail"]),
         (.phoneNumber, ["phone", "phonenumber", "mobile", "mobilenumber", "tel", "telephone"]),
         (.ipAddress, ["ip", "ipaddress", "ipv4", "ipv6", "remoteaddr", "clientip"]),
