@@ -47,6 +47,8 @@ final class GroupCommitter: Service, EventSink {
     let concurrentWrites: Int
     private let state = Mutex(State())
     private let doorbell = WakeUpSignal()
+    /// Where the loop runs, off the cooperative pool (see ``CommitterExecutor``).
+    private let executor = CommitterExecutor()
 
     /// A store that prepares batches outside its lock (SQLite): requests encode
     /// in parallel, the loop only writes.
@@ -84,6 +86,12 @@ final class GroupCommitter: Service, EventSink {
     }
 
     func run() async throws {
+        await withTaskExecutorPreference(executor) {
+            await loop()
+        }
+    }
+
+    private func loop() async {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { writes in
                 while true {
