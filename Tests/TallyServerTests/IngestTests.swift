@@ -180,6 +180,29 @@ struct IngestTests {
         }
     }
 
+    @Test("the 32 KB limit counts the whole message as sent, context included, on /v1/batch and on single routes")
+    func oversizedContext() async throws {
+        try await ServerHarness.with { harness in
+            let key = try await harness.makeKey(.write)
+            let time = Timestamp.now().adding(microseconds: -1_000_000)
+            // Small properties, so only the message's own size can reject it.
+            let big = Messages.track("note_saved", at: time, context: ["page": ["title": .string(String(repeating: "x", count: 33_000))]])
+            let small = Messages.track("note_opened", at: time)
+            let (batch, single) = try await harness.live { client in
+                (try await client.send(.post, "/v1/batch", key: key, json: Messages.batch([small, big])),
+                 try await client.send(.post, "/v1/track", key: key, json: big))
+            }
+            for response in [batch, single] {
+                #expect(response.status == .ok)
+                let rejected = try response.json()["rejected"]?.arrayValue ?? []
+                #expect(rejected.count == 1)
+                #expect(rejected.first?["code"] == "too_large")
+            }
+            #expect(try batch.json()["rejected"]?.arrayValue?.first?["index"] == 1)
+            #expect(try await harness.storedEvents().map(\.name) == ["note_opened"])
+        }
+    }
+
     /// Segment messages may omit `timestamp`; the server then uses the time it
     /// first received the messageId, so a retry lands on the same (timestamp,
     /// event_id) and the store's unique key catches it.

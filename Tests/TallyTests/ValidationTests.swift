@@ -223,7 +223,7 @@ struct ValidationTests {
 
     @Test func theSizeBoundIsNeverBelowTheSerializedSize() {
         let values: [JSONValue] = [
-            nil, true, false, .int(Int.min), .int(Int.max), -1.7976931348623157e308, 2.2250738585072014e-308, 0.1, 5e-324,
+            nil, true, false, .int(Int.min), .int(Int.max), -1.7976931348623157e308, 2.2250738585072014e-308, 0.1, .double(.leastNonzeroMagnitude),
             "\u{0}\u{1F}\"\\", "\u{2028}\u{2029}", "é😀", [], [:], [[[1]]], ["": ["\u{1}": [nil, "\u{2028}"]]],
         ]
         for value in values {

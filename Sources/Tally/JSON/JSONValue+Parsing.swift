@@ -599,7 +599,7 @@ extension JSONValue {
 
 // MARK: - Repeated objects
 
-/// The objects parsed so far in one document, the latest for each member key, so
+/// The objects parsed so far in one document, the latest for each member key and depth, so
 /// that an object sent again byte for byte is parsed once and shared: the
 /// `context` of every event in a batch from one device, or its `library` and
 /// `os`. An object's text decides both its value and where it ends, so text
@@ -615,8 +615,10 @@ private struct RepeatedObjects {
     }
 
     /// Enough for the objects of one event (its properties, context and the
-    /// context's parts); older keys are forgotten first.
-    private static let capacity = 8
+    /// context's parts: app, device, library, network, os, screen, traits…).
+    /// A new key beyond that replaces the entry added longest ago, so a message
+    /// with more keys than this misses on every one of them: keep it roomy.
+    private static let capacity = 16
     private var entries: [Entry] = []
     private var oldest = 0
 

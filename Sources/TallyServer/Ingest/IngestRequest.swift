@@ -58,6 +58,8 @@ struct IngestRequest {
         case .object(let c)?: context = c
         case let other?: throw APIError(.badRequest, code: "invalid_body", "the batch's \"context\" must be an object, not \(other.typeName)")
         }
+        // The sizes are those of the last "batch" member, which `object` holds.
+        precondition(batchSizes.count == messages.count, "the parser measured \(batchSizes.count) of \(messages.count) messages")
         return IngestRequest(messages: messages, messageSizes: batchSizes, writeKey: writeKey, sentAt: sentAt, context: context)
     }
 

@@ -42,7 +42,7 @@ struct SegmentMessage {
                 event.timestamp = firstSeen.timestamp(for: messageID, eventID: event.eventID, receivedAt: receivedAt)
             }
         default:
-            if let sentAt = try sentAt(fields.sentAt, event: name) ?? batch.sentAt {
+            if let sentAt = try sentAt(fields.sentAt, event: event.name) ?? batch.sentAt {
                 event.timestamp = corrected(event.timestamp, sentAt: sentAt, receivedAt: receivedAt)
             }
         }
