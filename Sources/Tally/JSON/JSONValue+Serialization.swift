@@ -162,3 +162,20 @@ extension JSONValue {
         value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 }
+
+extension JSONValue {
+    /// At least as many bytes as ``serialize(into:sortedKeys:)`` writes, without
+    /// writing them: a string byte is at most six escaped (`\u001f`, and `\u2028`
+    /// for three bytes), a number at most 32 characters. For a size limit that
+    /// most values are far under, so that only those near it are serialized.
+    var serializedSizeBound: Int {
+        switch self {
+        case .null, .bool: 5
+        case .int, .double: 32
+        case .string(let text): 2 + 6 * text.utf8.count
+        case .array(let items): items.reduce(2 + items.count) { $0 + $1.serializedSizeBound }
+        case .object(let members):
+            members.reduce(2 + 2 * members.count) { $0 + 2 + 6 * $1.key.utf8.count + $1.value.serializedSizeBound }
+        }
+    }
+}

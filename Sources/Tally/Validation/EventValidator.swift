@@ -43,12 +43,8 @@ public enum EventValidator {
             throw EventValidationError(code: .tooManyKeys, event: name, field: "properties",
                                        reason: "hold \(value.keyCount) keys; the limit is \(limits.maxKeyCount). Send fewer properties")
         }
-        do {
-            try checkKeys(properties, path: "", event: name, limits: limits, policy: policy, naming: false)
-        } catch {
-            // Again, sorted and naming each field, so the same input always names the same key.
-            try checkKeys(properties, path: "properties", event: name, limits: limits, policy: policy, naming: true)
-            throw error
+        try walkNamingOnFailure { naming throws(EventValidationError) in
+            try checkKeys(properties, path: naming ? "properties" : "", event: name, limits: limits, policy: policy, naming: naming)
         }
         try checkPersonalData(in: value, key: nil, path: "properties", event: name, policy: policy)
         try checkSize(name: name, properties: properties, limits: limits)
@@ -80,7 +76,7 @@ public enum EventValidator {
     static func checkSize(name: String, properties: JSONObject, limits: EventLimits) throws(EventValidationError) {
         // Most events are far under the limit even as written at their longest:
         // those need no serializing to measure.
-        if serializedSizeBound(of: .object(properties)) + name.utf8.count <= limits.maxEncodedBytes { return }
+        if JSONValue.object(properties).serializedSizeBound + name.utf8.count <= limits.maxEncodedBytes { return }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256)
         // Unsorted: the order of the keys does not change the size.
@@ -92,16 +88,26 @@ public enum EventValidator {
         }
     }
 
-    /// At least as many bytes as `serialize(into:)` writes for `value`: a string
-    /// byte is at most six escaped (`\u001f`), a number at most 32 characters.
-    static func serializedSizeBound(of value: JSONValue) -> Int {
-        switch value {
-        case .null, .bool: 5
-        case .int, .double: 32
-        case .string(let text): 2 + 6 * text.utf8.count
-        case .array(let items): items.reduce(2 + items.count) { $0 + serializedSizeBound(of: $1) }
-        case .object(let members):
-            members.reduce(2 + 2 * members.count) { $0 + 2 + 6 * $1.key.utf8.count + serializedSizeBound(of: $1.value) }
+    /// Runs `walk` as the data is stored, without building paths (`naming`
+    /// false); only if that finds something, again with keys sorted and paths
+    /// built, so the same input always names the same field. Two walks at most.
+    private static func walkNamingOnFailure(_ walk: (_ naming: Bool) throws(EventValidationError) -> Void) throws(EventValidationError) {
+        do {
+            try walk(false)
+        } catch {
+            try walk(true)
+            throw error
+        }
+    }
+
+    /// Calls `body` for each member of `object`: in sorted key order when
+    /// `sorted` (to name a field), otherwise as stored, without sorting.
+    private static func forEachMember(of object: JSONObject, sorted: Bool,
+                                      _ body: (String, JSONValue) throws(EventValidationError) -> Void) throws(EventValidationError) {
+        if sorted {
+            for (key, value) in object.sorted(by: { $0.key < $1.key }) { try body(key, value) }
+        } else {
+            for (key, value) in object { try body(key, value) }
         }
     }
 
@@ -133,11 +139,7 @@ public enum EventValidator {
                 }
             }
         }
-        if naming {
-            for (key, value) in object.sorted(by: { $0.key < $1.key }) { try check(key, value) }
-        } else {
-            for (key, value) in object { try check(key, value) }
-        }
+        try forEachMember(of: object, sorted: naming, check)
     }
 
     /// Walks `value`; `key` is the property key it sits under (list items inherit
@@ -148,11 +150,8 @@ public enum EventValidator {
     /// input always names the same field. Two walks at most, whatever the depth.
     private static func checkPersonalData(in value: JSONValue, key: String?, path: @autoclosure () -> String, event: String, policy: PIIPolicy) throws(EventValidationError) {
         guard policy.isEnabled else { return }
-        do {
-            try walkPersonalData(in: value, key: key, path: "", event: event, policy: policy, naming: false)
-        } catch {
-            try walkPersonalData(in: value, key: key, path: path(), event: event, policy: policy, naming: true)
-            throw error
+        try walkNamingOnFailure { naming throws(EventValidationError) in
+            try walkPersonalData(in: value, key: key, path: naming ? path() : "", event: event, policy: policy, naming: naming)
         }
     }
 
@@ -170,13 +169,9 @@ public enum EventValidator {
             for (i, item) in items.enumerated() {
                 try walkPersonalData(in: item, key: key, path: naming ? "\(path)[\(i)]" : "", event: event, policy: policy, naming: naming)
             }
-        case .object(let object) where naming:
-            for (nestedKey, item) in object.sorted(by: { $0.key < $1.key }) {
-                try walkPersonalData(in: item, key: nestedKey, path: "\(path).\(nestedKey)", event: event, policy: policy, naming: true)
-            }
         case .object(let object):
-            for (nestedKey, item) in object {
-                try walkPersonalData(in: item, key: nestedKey, path: "", event: event, policy: policy, naming: false)
+            try forEachMember(of: object, sorted: naming) { nestedKey, item throws(EventValidationError) in
+                try walkPersonalData(in: item, key: nestedKey, path: naming ? "\(path).\(nestedKey)" : "", event: event, policy: policy, naming: naming)
             }
         default:
             return
