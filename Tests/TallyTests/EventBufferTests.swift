@@ -12,9 +12,11 @@ import Darwin
 /// one consumer on a ring small enough to wrap and fill thousands of times.
 @Suite("Event buffer")
 struct EventBufferTests {
-    @Test("producers on every thread and one consumer: each element taken exactly once, each producer's in order")
-    func ringExactlyOnceInOrder() async {
-        let ring = LockFreeRing<Int>(capacity: 64)
+    @Test("producers moving between threads, and one consumer: each element taken exactly once, each producer's in order")
+    func lanesExactlyOnceInOrder() async {
+        // Small lanes, so they fill, wrap and send producers on to other lanes
+        // thousands of times; the yields move producers from thread to thread.
+        let lanes = ProducerLanes<Int>(capacity: 64, lanes: 4)
         let producers = 4, perProducer = 50_000
         let taken = Collected<Int>()
         await withTaskGroup(of: Void.self) { group in
@@ -22,19 +24,21 @@ struct EventBufferTests {
                 group.addTask {
                     for n in 0..<perProducer {
                         while true {
-                            if case .claimed(let ticket) = ring.claim() {
-                                ring.publish(producer << 32 | n, at: ticket)
+                            if case .claimed(let ticket) = lanes.claim(dropOldest: false) {
+                                lanes.slot(for: ticket).initialize(to: producer << 32 | n)
+                                lanes.publish(ticket)
                                 break
                             }
                             await Task.yield()   // full: let the consumer run
                         }
+                        if n % 100 == 0 { await Task.yield() }
                     }
                 }
             }
             group.addTask {
                 var mine: [Int] = []
                 while mine.count < producers * perProducer {
-                    if ring.take(max: 50, { mine.append($0) }) == 0 { await Task.yield() }
+                    if lanes.take(max: 50, { mine.append($0) }) == 0 { await Task.yield() }
                 }
                 taken.items.withLock { $0 = mine }
             }
@@ -46,7 +50,26 @@ struct EventBufferTests {
             let sequence = all.filter { $0 >> 32 == producer }.map { $0 & 0xFFFF_FFFF }
             #expect(sequence == Array(0..<perProducer))
         }
-        #expect(ring.count == 0)
+        #expect(lanes.count == 0)
+        #expect(lanes.appended == producers * perProducer)
+    }
+
+    @Test("one thread alone fills every lane, and takes give its elements back in the order it appended them")
+    func oneThreadFillsEveryLane() {
+        let lanes = ProducerLanes<Int>(capacity: 12, lanes: 4)
+        func append(_ value: Int) -> Bool {
+            guard case .claimed(let ticket) = lanes.claim(dropOldest: false) else { return false }
+            lanes.slot(for: ticket).initialize(to: value)
+            lanes.publish(ticket)
+            return true
+        }
+        for value in 0..<12 { #expect(append(value), "the buffer holds 12") }
+        #expect(!append(12), "a thirteenth finds every lane full")
+        var taken: [Int] = []
+        #expect(lanes.take(max: 5, { taken.append($0) }) == 5)
+        for value in 12..<15 { #expect(append(value)) }
+        while lanes.take(max: 4, { taken.append($0) }) > 0 {}
+        #expect(taken == Array(0..<15))
     }
 
     @Test("dropOldest under concurrent producers and a consumer: what was taken plus what was dropped is what was tracked, none twice")
@@ -60,7 +83,7 @@ struct EventBufferTests {
                 group.addTask {
                     for n in 0..<perProducer {
                         let now = Timestamp.now()
-                        buffer.append(tracked: .catalogue(.pageView(path: "/\(producer)/\(n)")), timestamp: now, receivedAt: now,
+                        buffer.append(tracked: .catalogue(.pageView(path: "/\(producer)/\(n)")), timestamp: now,
                                       userID: nil, scope: nil)
                         if n % 64 == 0 { await Task.yield() }
                     }
@@ -98,7 +121,7 @@ struct EventBufferTests {
         let buffer = EventBuffer(capacity: 4, batchSize: 8, overflowPolicy: .dropOldest, service: "api", context: EventContext())
         func track(_ n: Int) -> Bool {
             let now = Timestamp.now()
-            return buffer.append(tracked: .catalogue(.pageView(path: "/\(n)")), timestamp: now, receivedAt: now, userID: nil, scope: nil)
+            return buffer.append(tracked: .catalogue(.pageView(path: "/\(n)")), timestamp: now, userID: nil, scope: nil)
         }
         for n in 0..<3 { #expect(track(n)) }
         #expect(!buffer.sealIfDrained())
@@ -117,22 +140,21 @@ struct EventBufferTests {
         #expect(buffer.count == 0)
     }
 
-    @Test("a ring released with elements still in it destroys each of them once")
+    @Test("lanes released with elements still in them destroy each of them once")
     func deinitDestroysWhatIsLeft() {
         let destroyed = Collected<Never>()
         do {
-            let ring = LockFreeRing<Tracker>(capacity: 5)
-            // Eight positions in a ring of five, so the leftovers straddle the wrap.
-            for _ in 0..<4 {
-                guard case .claimed(let ticket) = ring.claim() else { Issue.record("ring full"); return }
-                ring.publish(Tracker(destroyed), at: ticket)
+            let lanes = ProducerLanes<Tracker>(capacity: 6, lanes: 2)
+            func append() {
+                guard case .claimed(let ticket) = lanes.claim(dropOldest: false) else { Issue.record("lanes full"); return }
+                lanes.slot(for: ticket).initialize(to: Tracker(destroyed))
+                lanes.publish(ticket)
             }
-            #expect(ring.take(max: 3, { _ in }) == 3)
-            for _ in 0..<4 {
-                guard case .claimed(let ticket) = ring.claim() else { Issue.record("ring full"); return }
-                ring.publish(Tracker(destroyed), at: ticket)
-            }
-            #expect(ring.count == 5)
+            // Eight appends into lanes of three, so the leftovers straddle a wrap.
+            for _ in 0..<4 { append() }
+            #expect(lanes.take(max: 3, { _ in }) == 3)
+            for _ in 0..<4 { append() }
+            #expect(lanes.count == 5)
             #expect(destroyed.finished.load(ordering: .relaxed) == 3)
         }
         #expect(destroyed.finished.load(ordering: .relaxed) == 8)
@@ -143,9 +165,9 @@ struct EventBufferTests {
         let context = EventContext(libraryName: "tally-swift", appVersion: "9.9")
         let buffer = EventBuffer(capacity: 16, batchSize: 8, overflowPolicy: .dropNewest, service: "api", context: context)
         let now = Timestamp.now()
-        buffer.append(tracked: .catalogue(.pageView(path: "/a")), timestamp: now, receivedAt: now, userID: "u_1",
+        buffer.append(tracked: .catalogue(.pageView(path: "/a")), timestamp: now, userID: "u_1",
                       scope: AnalyticsContext(sessionID: "s_1", service: "worker"))
-        buffer.append(tracked: .catalogue(.pageView(path: "/b")), timestamp: now, receivedAt: now, userID: nil, scope: nil)
+        buffer.append(tracked: .catalogue(.pageView(path: "/b")), timestamp: now, userID: nil, scope: nil)
         let imported = EnrichedEvent(eventID: EventID.generate(at: now), payload: .catalogue(.pageView(path: "/c")), timestamp: now,
                                      receivedAt: now, service: "web", context: EventContext(libraryName: "analytics-js"))
         #expect(await buffer.appendWaitingForSpace(imported))

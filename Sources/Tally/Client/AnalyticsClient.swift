@@ -78,11 +78,9 @@ public final class AnalyticsClient: Sendable {
             optedOutCount.add(1, ordering: .relaxed)
             return
         }
-        let now = Timestamp.now()
-        // The id comes from the buffer (see `EventBuffer.append`); the service and
-        // context, unless the scope sets them, from the worker.
-        buffer.append(tracked: payload, timestamp: timestamp ?? now, receivedAt: now, userID: userID,
-                      scope: AnalyticsContext.current)
+        // The id and the time come from the buffer (see `EventBuffer.append`); the
+        // service and context, unless the scope sets them, from the worker.
+        buffer.append(tracked: payload, timestamp: timestamp, userID: userID, scope: AnalyticsContext.current)
     }
 
     /// Hands already-stamped events (an import, a replay, generated demo traffic)

@@ -11,7 +11,7 @@ import Darwin
 /// `track` never touches a reference count that the worker's core touches too
 /// (each such touch moves a cache line from one core to the other).
 ///
-/// Not copyable, so it is only ever moved: built in its ring slot, moved out by
+/// Not copyable, so it is only ever moved: built in its lane slot, moved out by
 /// the worker. (Copyable, the optimizer built it on the stack, copied it — a
 /// retain of every string — and destroyed the original, inside `track`.)
 struct BufferedEvent: ~Copyable, Sendable {
@@ -71,10 +71,10 @@ struct BufferedEvent: ~Copyable, Sendable {
 /// The bounded buffer between `track` (many producers, synchronous) and the
 /// worker (one consumer, async).
 ///
-/// Events live in a ``LockFreeRing``: `track` appends with one compare-and-swap
-/// and never waits for the worker. The `Mutex` guards only the sleepers — the
-/// worker waiting for a batch, importers waiting for room — and a producer takes
-/// it only to wake the worker.
+/// Events live in ``ProducerLanes``: `track` appends to its thread's lane and
+/// never waits for the worker. The `Mutex` guards only the sleepers — the worker
+/// waiting for a batch, importers waiting for room — and a producer takes it
+/// only to wake the worker.
 final class EventBuffer: Sendable {
     struct Counters: Sendable, Hashable {
         var accepted = 0
@@ -91,93 +91,84 @@ final class EventBuffer: Sendable {
         var queuedElsewhere = false
     }
 
-    private let ring: LockFreeRing<BufferedEvent>
+    private let lanes: ProducerLanes<BufferedEvent>
     private let sleepers = Mutex(Sleepers())
     /// Whether the worker sleeps, and how many events should wake it; read by
-    /// every `track` without the lock.
+    /// `track` without the lock.
     private let workerSleeps = Atomic<Bool>(false)
     private let wakeThreshold = Atomic<Int>(1)
     private let shuttingDown = Atomic<Bool>(false)
     private let droppedFull = Atomic<Int>(0)
     private let droppedAfterShutdown = Atomic<Int>(0)
-    /// The low 62 bits of a tracked event's id are this plus its position in the
-    /// ring: unique within the buffer, increasing in `track` order (so events
-    /// stamped in the same microsecond still sort in call order by (timestamp,
-    /// event_id)), and started at a random point (below 2⁶¹, so never wrapping) so
-    /// that other processes' ids do not meet these.
+    /// The low 62 bits of a tracked event's id are this plus its serial in the
+    /// lanes: unique within the buffer, increasing in `track` order on one thread
+    /// (so its events stamped in the same microsecond still sort in call order by
+    /// (timestamp, event_id)), and started at a random point (below 2⁶¹, so never
+    /// wrapping) so that other processes' ids do not meet these.
     private let idBase: UInt64
     let overflowPolicy: OverflowPolicy
     private let service: String
     private let context: EventContext
 
-    var capacity: Int { ring.capacity }
+    var capacity: Int { lanes.capacity }
 
-    init(capacity: Int, batchSize: Int, overflowPolicy: OverflowPolicy, service: String, context: EventContext) {
+    init(capacity: Int, lanes laneCount: Int = ProducerLanes<BufferedEvent>.defaultLaneCount, batchSize: Int,
+         overflowPolicy: OverflowPolicy, service: String, context: EventContext) {
         precondition(capacity > 0 && batchSize > 0, "capacity and batch size must be positive")
-        ring = LockFreeRing(capacity: capacity)
+        lanes = ProducerLanes(capacity: capacity, lanes: laneCount)
         self.overflowPolicy = overflowPolicy
         self.service = service
         self.context = context
-        wakeThreshold.store(min(batchSize, capacity), ordering: .relaxed)
+        wakeThreshold.store(min(batchSize, lanes.capacity), ordering: .relaxed)
         var random = SystemRandomNumberGenerator()
         idBase = random.next() >> 3
     }
 
-    /// Appends a tracked event, built straight into its slot with its id. Never
-    /// waits, never allocates: when the ring is full the overflow policy decides,
-    /// and the drop is counted.
+    /// Appends a tracked event, built straight into its slot with its id and
+    /// time. Never waits, never allocates (but for a lane's first use): when the
+    /// buffer is full the overflow policy decides, and the drop is counted.
     ///
+    /// - Parameter timestamp: when it happened; `nil`: now, as read for its slot.
     /// - Returns: `false` if the event was dropped.
     @discardableResult
-    func append(tracked payload: consuming EventPayload, timestamp: Timestamp, receivedAt: Timestamp,
-                userID: consuming String?, scope: consuming AnalyticsContext?) -> Bool {
+    func append(tracked payload: consuming EventPayload, timestamp: Timestamp?, userID: consuming String?,
+                scope: consuming AnalyticsContext?) -> Bool {
         if shuttingDown.load(ordering: .relaxed) {
             droppedAfterShutdown.add(1, ordering: .relaxed)
             return false
         }
-        guard let ticket = claimApplyingOverflowPolicy() else { return false }
-        ring.slot(for: ticket).initialize(
-            to: BufferedEvent(tracked: payload, eventID: EventID(at: timestamp, counter: idBase &+ UInt64(ticket.position)),
-                              timestamp: timestamp, receivedAt: receivedAt, userID: userID, scope: scope))
-        ring.markPublished(ticket)
+        let ticket: ProducerLanes<BufferedEvent>.Ticket
+        switch lanes.claim(dropOldest: overflowPolicy == .dropOldest) {
+        case .claimed(let claimed):
+            ticket = claimed
+        case .full:
+            droppedFull.add(1, ordering: .relaxed)
+            return false
+        case .closed:
+            // The worker drained and stopped while this `track` was under way.
+            droppedAfterShutdown.add(1, ordering: .relaxed)
+            return false
+        }
+        let receivedAt = Timestamp(microsecondsSinceEpoch: Int64(ticket.clockNanoseconds / 1_000))
+        let time = timestamp ?? receivedAt
+        lanes.slot(for: ticket).initialize(
+            to: BufferedEvent(tracked: payload, eventID: EventID(at: time, counter: idBase &+ UInt64(ticket.serial)),
+                              timestamp: time, receivedAt: receivedAt, userID: userID, scope: scope))
+        lanes.publish(ticket)
+        if ticket.droppedOldest { droppedFull.add(1, ordering: .relaxed) }
         wakeWorkerIfBatchReady()
         return true
     }
 
-    /// A claimed slot for a tracked event, or `nil` when it is dropped (and counted).
-    private func claimApplyingOverflowPolicy() -> LockFreeRing<BufferedEvent>.Ticket? {
-        while true {
-            switch ring.claim() {
-            case .claimed(let ticket):
-                return ticket
-            case .closed:
-                // The worker drained and stopped while this `track` was under way.
-                droppedAfterShutdown.add(1, ordering: .relaxed)
-                return nil
-            case .full where overflowPolicy == .dropNewest:
-                droppedFull.add(1, ordering: .relaxed)
-                return nil
-            case .full:
-                // dropOldest: take the oldest ourselves, unless the worker made room
-                // meanwhile. If its producer has not finished writing it yet, let
-                // that thread run rather than spin against it.
-                guard ring.isFull else { continue }
-                if ring.take(max: 1, { _ in }) == 1 {
-                    droppedFull.add(1, ordering: .relaxed)
-                } else {
-                    sched_yield()
-                }
-            }
-        }
-    }
-
     /// The check that keeps a sleeping worker from missing a full batch: the
-    /// claim's compare-and-swap came before this load, and the worker announces
-    /// its sleep before looking at the count, so one of the two sees the other.
+    /// lane's lock came before this load, and the worker announces its sleep
+    /// before counting the lanes, locked ones included, so one of the two sees
+    /// the other. (No fence here: one would wait for the slot just written to
+    /// reach memory.)
     @inline(__always)
     private func wakeWorkerIfBatchReady() {
         guard workerSleeps.load(ordering: .sequentiallyConsistent),
-              ring.count >= wakeThreshold.load(ordering: .relaxed) else { return }
+              lanes.count >= wakeThreshold.load(ordering: .relaxed) else { return }
         wake()
     }
 
@@ -189,21 +180,21 @@ final class EventBuffer: Sendable {
     /// is only a few instructions from done unless it was descheduled).
     func take(max: Int) -> [EnrichedEvent] {
         var events: [EnrichedEvent] = []
-        events.reserveCapacity(Swift.min(max, ring.count))
+        events.reserveCapacity(Swift.min(max, lanes.count))
         while events.count < max {
-            let taken = ring.take(max: max - events.count) { event in
+            let taken = lanes.take(max: max - events.count) { event in
                 events.append(event.enriched(service: service, context: context))
             }
             if taken > 0 { continue }
-            if ring.count == 0 || !events.isEmpty { break }
+            if lanes.count == 0 || !events.isEmpty { break }
             sched_yield()
         }
         resumeSpaceWaiters()
         return events
     }
 
-    /// Importers waiting for room try again. Taken after the ring freed its slots,
-    /// so an importer that found the ring full under this lock is woken.
+    /// Importers waiting for room try again. Taken after the lanes freed their
+    /// slots, so an importer that found them full under this lock is woken.
     private func resumeSpaceWaiters() {
         let waiters = sleepers.withLock { sleepers in
             defer { sleepers.spaceWaiters.removeAll() }
@@ -219,9 +210,10 @@ final class EventBuffer: Sendable {
     func appendWaitingForSpace(_ event: EnrichedEvent) async -> Bool {
         while true {
             if shuttingDown.load(ordering: .relaxed) { return false }
-            switch ring.claim() {
+            switch lanes.claim(dropOldest: false) {
             case .claimed(let ticket):
-                ring.publish(BufferedEvent(stamped: event), at: ticket)
+                lanes.slot(for: ticket).initialize(to: BufferedEvent(stamped: event))
+                lanes.publish(ticket)
                 wakeWorkerIfBatchReady()
                 return true
             case .closed:
@@ -231,7 +223,7 @@ final class EventBuffer: Sendable {
             }
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = sleepers.withLock { sleepers -> Bool in
-                    if !ring.isFull || ring.isClosed || shuttingDown.load(ordering: .relaxed) { return true }
+                    if !lanes.isFull || lanes.isSealed || shuttingDown.load(ordering: .relaxed) { return true }
                     sleepers.spaceWaiters.append(continuation)
                     return false
                 }
@@ -240,11 +232,11 @@ final class EventBuffer: Sendable {
         }
     }
 
-    var count: Int { ring.count }
+    var count: Int { lanes.count }
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
 
     var counters: Counters {
-        Counters(accepted: ring.appended, droppedFull: droppedFull.load(ordering: .relaxed),
+        Counters(accepted: lanes.appended, droppedFull: droppedFull.load(ordering: .relaxed),
                  droppedAfterShutdown: droppedAfterShutdown.load(ordering: .relaxed))
     }
 
@@ -256,13 +248,13 @@ final class EventBuffer: Sendable {
                 let resumeNow = sleepers.withLock { sleepers -> Bool in
                     if shuttingDown.load(ordering: .relaxed) || sleepers.queuedElsewhere || Task.isCancelled { return true }
                     // A batch larger than the buffer is never reached: wake when it is full.
-                    let threshold = Swift.min(threshold, ring.capacity)
+                    let threshold = Swift.min(threshold, lanes.capacity)
                     wakeThreshold.store(threshold, ordering: .relaxed)
                     sleepers.worker = continuation
                     // Announce the sleep, then look: a producer claims, then looks
                     // at `workerSleeps` (see `wakeWorkerIfBatchReady`).
                     workerSleeps.store(true, ordering: .sequentiallyConsistent)
-                    guard ring.count >= threshold else { return false }
+                    guard lanes.countWithAppendsUnderWay >= threshold else { return false }
                     sleepers.worker = nil
                     workerSleeps.store(false, ordering: .relaxed)
                     return true
@@ -311,6 +303,6 @@ final class EventBuffer: Sendable {
     /// reaches the ring after this drops its event (and says so) instead of
     /// leaving it where no worker will take it.
     func sealIfDrained() -> Bool {
-        ring.closeIfEmpty()
+        lanes.sealIfEmpty()
     }
 }

@@ -1,0 +1,448 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+
+/// The bounded FIFO under `track`: a few lanes, each a ring that one thread at a
+/// time writes into, under that lane's own lock. A thread keeps to the lane it
+/// last wrote into and moves on only when that lane is busy or full, so threads
+/// on different cores write to different memory: nothing `track` touches moves
+/// from one core to another on every call, as a single shared tail did (four
+/// tasks on two cores spent three quarters of each call waiting for its cache
+/// line).
+///
+/// **Order.** An element's place in the FIFO is fixed when it is appended, by a
+/// key, the wall clock read as the append began (raised, if need be, past the
+/// lane's last key, so a lane's keys only grow), and by the *round* it was
+/// appended in. ``take(max:_:)``
+/// begins a new round, and takes only elements of earlier rounds, merged across
+/// lanes by their keys. So whatever one task appends is taken in the order
+/// it was appended, even when the task moves to another thread (and lane) in
+/// between:
+/// - If its later element was appended in an earlier round than the take, so
+///   was the earlier one; and the earlier one was already in its lane when the
+///   later one read the round, so the take sees it (the task's move from one
+///   thread to the other orders the two).
+/// - Among the elements of one take, the earlier one's key is the smaller: its
+///   own reading is, and a lane's last key, if it raised it, was read before the
+///   earlier one took that lane's lock. (This assumes the wall clock does not
+///   step back between the two calls; if it does, the order may too, but
+///   nothing is lost.)
+///
+/// **Room.** The capacity is shared out among the lanes. A thread whose lane is
+/// full moves on to the next, so one thread alone can fill all of it. A lane's
+/// memory is allocated, and committed, the first time a thread writes into it.
+///
+/// The consumer (the worker) also takes a lane's lock, one lane at a time; a
+/// producer that finds a lane locked writes into another instead of waiting.
+final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
+    let laneCount: Int
+    let capacity: Int
+    /// Bits of an element's serial that name its lane.
+    private let laneBits: Int
+    /// The wall clock when this was made: order keys count from it.
+    private let origin: Int
+
+    /// Twice the cores, so that each core's producer finds a lane of its own even
+    /// while the worker holds one; at least 4, at most 16.
+    static var defaultLaneCount: Int { Swift.min(16, Swift.max(4, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// Each lane's lock, tail and (a cache line further on) head, 256 bytes per
+    /// lane so two lanes never share a line; then the round and the sealed flag.
+    /// Tail and head count positions ever appended and taken; only the lane's
+    /// lock holder changes them, anyone may read them.
+    nonisolated(unsafe) private let words: UnsafeMutablePointer<Atomic<Int>>
+    private static var wordsPerLane: Int { 32 }
+    private static var tailWord: Int { 1 }
+    /// The order key of the lane's last element (see ``SlotKey``).
+    private static var lastOrderWord: Int { 2 }
+    /// How many elements the lane holds.
+    private static var capacityWord: Int { 3 }
+    private static var headWord: Int { 16 }
+    private var roundWord: Int { laneCount * Self.wordsPerLane }
+    private var sealedWord: Int { roundWord + 1 }
+
+    /// Each lane's slots, allocated by the first lock holder that writes; read and
+    /// written only under the lane's lock. A slot is a ``SlotKey`` and then the
+    /// element, side by side so that an append writes one run of memory.
+    nonisolated(unsafe) private let storage: UnsafeMutablePointer<UnsafeMutableRawPointer?>
+    private let slotStride: Int
+    private let elementOffset: Int
+    private static var slotAlignment: Int { Swift.max(MemoryLayout<SlotKey>.alignment, MemoryLayout<Element>.alignment) }
+
+    /// Where an element falls in the FIFO (see the type's comment).
+    private struct SlotKey {
+        var round: Int
+        /// The wall clock in nanoseconds as the element was claimed, or just after
+        /// the lane's previous key if that is not earlier (another thread read the
+        /// clock later but took the lock first): within a lane, keys only grow.
+        var order: Int
+    }
+
+    init(capacity: Int, lanes: Int) {
+        precondition(capacity > 0 && lanes > 0, "capacity and lanes must be positive")
+        laneCount = Swift.min(lanes, capacity)
+        self.capacity = capacity
+        laneBits = Int.bitWidth - (laneCount - 1).leadingZeroBitCount
+        origin = Self.wallClockNanoseconds()
+        let wordCount = laneCount * Self.wordsPerLane + Self.wordsPerLane
+        words = .allocate(capacity: wordCount)
+        for index in 0..<wordCount { (words + index).initialize(to: Atomic(0)) }
+        for lane in 0..<laneCount {
+            let share = capacity / laneCount + (lane < capacity % laneCount ? 1 : 0)
+            words[lane * Self.wordsPerLane + Self.capacityWord].store(share, ordering: .relaxed)
+            words[lane * Self.wordsPerLane + Self.lastOrderWord].store(origin, ordering: .relaxed)
+        }
+        storage = .allocate(capacity: laneCount)
+        storage.initialize(repeating: nil, count: laneCount)
+        func roundedUp(_ size: Int, to alignment: Int) -> Int { (size + alignment - 1) / alignment * alignment }
+        elementOffset = roundedUp(MemoryLayout<SlotKey>.stride, to: MemoryLayout<Element>.alignment)
+        slotStride = roundedUp(elementOffset + MemoryLayout<Element>.stride, to: Self.slotAlignment)
+    }
+
+    deinit {
+        for lane in 0..<laneCount {
+            guard let slots = storage[lane] else { continue }
+            for position in head(lane)..<tail(lane) { element(lane, position % capacity(lane)).deinitialize(count: 1) }
+            slots.deallocate()
+        }
+        storage.deallocate()
+        words.deinitialize(count: laneCount * Self.wordsPerLane + Self.wordsPerLane)
+        words.deallocate()
+    }
+
+    // MARK: Counts
+
+    private func tail(_ lane: Int) -> Int { words[lane * Self.wordsPerLane + Self.tailWord].load(ordering: .sequentiallyConsistent) }
+    private func head(_ lane: Int) -> Int { words[lane * Self.wordsPerLane + Self.headWord].load(ordering: .sequentiallyConsistent) }
+    private func capacity(_ lane: Int) -> Int { words[lane * Self.wordsPerLane + Self.capacityWord].load(ordering: .relaxed) }
+
+    /// Elements appended so far.
+    var appended: Int { (0..<laneCount).reduce(0) { $0 + tail($1) } }
+    /// Elements in the lanes now.
+    var count: Int { (0..<laneCount).reduce(0) { $0 + tail($1) - head($1) } }
+    /// ``count``, plus one for each lane locked now: an element may be on its way
+    /// in. A producer's lock comes before its look at whether the worker sleeps,
+    /// and the worker announces its sleep before this, so one of the two sees the
+    /// other (see `EventBuffer.waitForEvents`).
+    var countWithAppendsUnderWay: Int {
+        (0..<laneCount).reduce(0) { count, lane in
+            let locked = words[lane * Self.wordsPerLane].load(ordering: .sequentiallyConsistent)
+            return count + tail(lane) - head(lane) + locked
+        }
+    }
+    var isFull: Bool { count >= capacity }
+    var isSealed: Bool { words[sealedWord].load(ordering: .sequentiallyConsistent) != 0 }
+
+    // MARK: Locks
+
+    @inline(__always)
+    private func tryLock(_ lane: Int) -> Bool {
+        let lock = words + lane * Self.wordsPerLane
+        // Look before writing: a failed exchange would take the line from its holder.
+        // Sequentially consistent: see `countWithAppendsUnderWay`.
+        return lock.pointee.load(ordering: .relaxed) == 0 && lock.pointee.exchange(1, ordering: .sequentiallyConsistent) == 0
+    }
+
+    @inline(__always)
+    private func unlock(_ lane: Int) {
+        words[lane * Self.wordsPerLane].store(0, ordering: .releasing)
+    }
+
+    /// For the consumer and the seal, which must have this very lane. Its holder
+    /// is a few instructions from done unless it was descheduled; then let it run.
+    private func lockWaiting(_ lane: Int) {
+        var spins = 0
+        while !tryLock(lane) {
+            spins += 1
+            if spins % 64 == 0 { sched_yield() }
+        }
+    }
+
+    // MARK: Appending
+
+    /// A claimed slot: the lane stays locked until ``publish(_:)``.
+    struct Ticket {
+        let lane: Int
+        let position: Int
+        /// `position` modulo the lane's capacity, worked out once: a division
+        /// costs as much as a cache hit or two.
+        let index: Int
+        /// Unique among every element this instance ever holds, and grows with each
+        /// append on one thread: the order key (counted from when this was made)
+        /// and the lane. Below 2⁶¹ for the first 2⁶¹ ns >> lane bits of this
+        /// instance's life (four years with 16 lanes).
+        let serial: Int
+        /// The wall clock, read as the claim began.
+        let clockNanoseconds: Int
+        /// The lane's oldest element was dropped to make room (see ``claim(dropOldest:)``).
+        let droppedOldest: Bool
+    }
+
+    enum Claim {
+        case claimed(Ticket)
+        /// Every lane is full (and the oldest was not to be dropped).
+        case full
+        /// ``sealIfEmpty()`` succeeded: nothing more is taken in.
+        case closed
+    }
+
+    /// Claims a slot. Never waits for the consumer: a busy lane is passed over for
+    /// the next. After `.claimed`, the caller initializes ``slot(for:)`` and then
+    /// calls ``publish(_:)``, without delay: the lane is locked until then.
+    ///
+    /// - Parameter dropOldest: when every lane is full, destroy the oldest element
+    ///   to make room, instead of returning `.full`.
+    @inline(__always)
+    func claim(dropOldest: Bool) -> Claim {
+        // Read before taking a lock: the clock read waits for what is under way
+        // to finish, and under the lock that includes the lock's own write.
+        let clock = Self.wallClockNanoseconds()
+        let (preferred, preferredIsHint) = LaneHint.current(among: laneCount)
+        var lane = preferred
+        var visited = 0
+        var sawBusyLane = false
+        while true {
+            if tryLock(lane) {
+                if isSealed {
+                    unlock(lane)
+                    return .closed
+                }
+                let tail = self.tail(lane)
+                if tail - head(lane) < capacity(lane) {
+                    if lane != preferred || !preferredIsHint { LaneHint.set(lane) }
+                    return .claimed(ticket(lane: lane, position: tail, clock: clock, droppedOldest: false))
+                }
+                unlock(lane)
+            } else {
+                sawBusyLane = true
+            }
+            lane = lane + 1 == laneCount ? 0 : lane + 1
+            visited += 1
+            guard visited == laneCount else { continue }
+            // Every lane was full or busy.
+            if sawBusyLane {
+                visited = 0
+                sawBusyLane = false
+                sched_yield()
+                continue
+            }
+            guard dropOldest else { return .full }
+            if let claimed = claimDroppingOldest(clock: clock) { return claimed }
+            visited = 0
+        }
+    }
+
+    /// Drops the element with the smallest key of all (the lane heads' smallest)
+    /// and claims its place; `nil` if the lanes changed meanwhile (try again).
+    private func claimDroppingOldest(clock: Int) -> Claim? {
+        var oldest: (lane: Int, order: Int)?
+        for lane in 0..<laneCount {
+            lockWaiting(lane)
+            let head = self.head(lane)
+            if tail(lane) > head {
+                let order = key(lane, head % capacity(lane)).pointee.order
+                if oldest == nil || order < oldest!.order { oldest = (lane, order) }
+            }
+            unlock(lane)
+        }
+        guard let lane = oldest?.lane else { return nil }
+        lockWaiting(lane)
+        if isSealed {
+            unlock(lane)
+            return .closed
+        }
+        let head = self.head(lane), tail = self.tail(lane)
+        guard tail - head >= capacity(lane) else {
+            unlock(lane)
+            return nil
+        }
+        _ = moveOut(lane: lane, position: head)
+        words[lane * Self.wordsPerLane + Self.headWord].store(head + 1, ordering: .sequentiallyConsistent)
+        return .claimed(ticket(lane: lane, position: tail, clock: clock, droppedOldest: true))
+    }
+
+    /// Keys `position` of a lane whose lock the caller holds.
+    @inline(__always)
+    private func ticket(lane: Int, position: Int, clock: Int, droppedOldest: Bool) -> Ticket {
+        if storage[lane] == nil { allocate(lane: lane) }
+        let index = position % capacity(lane)
+        let lastOrder = words + lane * Self.wordsPerLane + Self.lastOrderWord
+        let order = Swift.max(clock, lastOrder.pointee.load(ordering: .relaxed) + 1)
+        lastOrder.pointee.store(order, ordering: .relaxed)
+        key(lane, index).pointee = SlotKey(round: words[roundWord].load(ordering: .sequentiallyConsistent), order: order)
+        return Ticket(lane: lane, position: position, index: index, serial: (order - origin) << laneBits | lane,
+                      clockNanoseconds: clock, droppedOldest: droppedOldest)
+    }
+
+    /// The slot of a claimed position, for the caller to build the element straight
+    /// in it (a value built first and then passed in was copied and destroyed on
+    /// the way: a retain and a release of each string it holds).
+    @inline(__always)
+    func slot(for ticket: Ticket) -> UnsafeMutablePointer<Element> {
+        element(ticket.lane, ticket.index)
+    }
+
+    /// Makes the element initialized in `slot(for: ticket)` visible, and unlocks its lane.
+    @inline(__always)
+    func publish(_ ticket: Ticket) {
+        words[ticket.lane * Self.wordsPerLane + Self.tailWord].store(ticket.position + 1, ordering: .releasing)
+        unlock(ticket.lane)
+    }
+
+    private func allocate(lane: Int) {
+        let capacity = self.capacity(lane)
+        let slots = UnsafeMutableRawPointer.allocate(byteCount: capacity * slotStride, alignment: Self.slotAlignment)
+        // Commit every page now. Untouched, the first lap round the lane would take
+        // a page fault every few events, inside `track` (microseconds each, the
+        // tail of its latency).
+        memset(slots, 0, capacity * slotStride)
+        for index in 0..<capacity {
+            (slots + index * slotStride).bindMemory(to: SlotKey.self, capacity: 1)
+            (slots + index * slotStride + elementOffset).bindMemory(to: Element.self, capacity: 1)
+        }
+        storage[lane] = slots
+    }
+
+    @inline(__always)
+    private func key(_ lane: Int, _ index: Int) -> UnsafeMutablePointer<SlotKey> {
+        (storage[lane].unsafelyUnwrapped + index * slotStride).assumingMemoryBound(to: SlotKey.self)
+    }
+
+    @inline(__always)
+    private func element(_ lane: Int, _ index: Int) -> UnsafeMutablePointer<Element> {
+        (storage[lane].unsafelyUnwrapped + index * slotStride + elementOffset).assumingMemoryBound(to: Element.self)
+    }
+
+    private func moveOut(lane: Int, position: Int) -> Element {
+        element(lane, position % capacity(lane)).move()
+    }
+
+    @inline(__always)
+    static func wallClockNanoseconds() -> Int {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return time.tv_sec * 1_000_000_000 + time.tv_nsec
+    }
+
+    // MARK: Taking
+
+    /// Takes up to `max` elements, oldest first (see the type's comment for what
+    /// "oldest" means across lanes), passing each to `body`; returns how many.
+    /// Elements appended while it runs are left for the next take.
+    func take(max: Int, _ body: (consuming Element) -> Void) -> Int {
+        guard max > 0 else { return 0 }
+        // Elements of this round and earlier; later appends read a later round.
+        let round = words[roundWord].add(1, ordering: .sequentiallyConsistent).oldValue
+        // 1. Each lane's run of such elements from its head (up to `max`), by key.
+        var runs: [(lane: Int, head: Int, orders: [Int])] = []
+        for lane in 0..<laneCount where tail(lane) > head(lane) {
+            lockWaiting(lane)
+            let head = self.head(lane), tail = self.tail(lane)
+            var orders: [Int] = []
+            if storage[lane] != nil {
+                var position = head
+                while position < tail, orders.count < max {
+                    let key = self.key(lane, position % capacity(lane)).pointee
+                    guard key.round <= round else { break }
+                    orders.append(key.order)
+                    position += 1
+                }
+            }
+            unlock(lane)
+            if !orders.isEmpty { runs.append((lane, head, orders)) }
+        }
+        guard !runs.isEmpty else { return 0 }
+        // 2. Merge the runs by order key, the first `max`: where each run's
+        //    elements go in the output.
+        var destinations = [[Int]](repeating: [], count: runs.count)
+        var next = [Int](repeating: 0, count: runs.count)
+        var output = 0
+        while output < max {
+            var earliest = -1
+            for run in runs.indices where next[run] < runs[run].orders.count {
+                if earliest < 0 || runs[run].orders[next[run]] < runs[earliest].orders[next[earliest]] { earliest = run }
+            }
+            guard earliest >= 0 else { break }
+            destinations[earliest].append(output)
+            next[earliest] += 1
+            output += 1
+        }
+        // 3. Move them out, lane by lane, into their places. Only a producer
+        //    dropping its lane's oldest moves a head meanwhile; what it dropped is
+        //    simply not there.
+        let gathered = UnsafeMutablePointer<Element>.allocate(capacity: output)
+        var present = [Bool](repeating: false, count: output)
+        for (run, placed) in zip(runs, destinations) where !placed.isEmpty {
+            lockWaiting(run.lane)
+            let head = self.head(run.lane)
+            let end = run.head + placed.count
+            for position in Swift.max(head, run.head)..<Swift.max(end, head) where position < end {
+                let destination = placed[position - run.head]
+                (gathered + destination).initialize(to: moveOut(lane: run.lane, position: position))
+                present[destination] = true
+            }
+            if end > head {
+                words[run.lane * Self.wordsPerLane + Self.headWord].store(end, ordering: .sequentiallyConsistent)
+            }
+            unlock(run.lane)
+        }
+        var taken = 0
+        for index in 0..<output where present[index] {
+            body((gathered + index).move())
+            taken += 1
+        }
+        gathered.deallocate()
+        return taken
+    }
+
+    /// Refuses every later append, if nothing is left; `false` (and nothing
+    /// changes) otherwise. Holds every lane's lock while it looks, so no append is
+    /// half done.
+    func sealIfEmpty() -> Bool {
+        if isSealed { return true }
+        for lane in 0..<laneCount { lockWaiting(lane) }
+        defer { for lane in 0..<laneCount { unlock(lane) } }
+        guard count == 0 else { return false }
+        words[sealedWord].store(1, ordering: .sequentiallyConsistent)
+        return true
+    }
+}
+
+/// The lane a thread last wrote into, shared by every ``ProducerLanes`` of the
+/// process (so a thread keeps to one lane and its cache lines). Before its first
+/// write, a thread starts from a lane picked by its own address, so threads
+/// spread out from the start.
+private enum LaneHint {
+    /// Holds the lane plus one (0: no lane yet).
+    static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key, nil)
+        precondition(status == 0, "pthread_key_create failed (\(status))")
+        return key
+    }()
+
+    /// The lane to try first, and whether it is the hint (rather than picked by
+    /// the thread's address, for want of a hint that fits `laneCount`).
+    @inline(__always)
+    static func current(among laneCount: Int) -> (lane: Int, isHint: Bool) {
+        let stored = Int(bitPattern: pthread_getspecific(key))
+        if stored > 0 && stored <= laneCount { return (stored - 1, true) }
+        let thread = UInt64(UInt(bitPattern: threadIdentity()))
+        return (Int((thread &* 0x9E37_79B9_7F4A_7C15) >> 33) % laneCount, false)
+    }
+
+    static func set(_ lane: Int) {
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: lane + 1))
+    }
+
+    private static func threadIdentity() -> Int {
+        #if canImport(Darwin)
+        Int(bitPattern: pthread_self())
+        #else
+        Int(bitPattern: UInt(pthread_self()))
+        #endif
+    }
+}
