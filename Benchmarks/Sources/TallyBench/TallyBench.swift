@@ -23,6 +23,10 @@ struct TallyBench: AsyncParsableCommand {
     @Option(help: "Concurrent tasks calling track() in the end-to-end run (0 skips it).")
     var tasks = 4
 
+    @Option(name: .customLong("calls-per-sample"),
+            help: "Consecutive track() calls timed together, each latency sample their mean (1: every call timed alone).")
+    var callsPerSample = 1
+
     @Option(name: .customLong("catch-up"), help: "The worker's catchUpBatches (how many waiting batches one write may take; default: the library's).")
     var catchUpBatches: Int?
 
@@ -45,6 +49,7 @@ struct TallyBench: AsyncParsableCommand {
         guard events > 0 else { throw ValidationError("--events must be positive") }
         guard batchSizes.allSatisfy({ $0 > 0 }) else { throw ValidationError("--batch-size must be positive") }
         guard tasks >= 0 else { throw ValidationError("--tasks must be 0 or more") }
+        guard callsPerSample > 0 else { throw ValidationError("--calls-per-sample must be positive") }
         guard (catchUpBatches ?? 1) > 0, (buffer ?? 1) > 0 else { throw ValidationError("--catch-up and --buffer must be positive") }
     }
 
@@ -105,7 +110,7 @@ struct TallyBench: AsyncParsableCommand {
         if tasks > 0 {
             note("Tally: track() from \(tasks) tasks → worker → SQLiteEventStore, batch 100…")
             let path = workDirectory + "/tally-bench-track.sqlite"
-            let run = try await PipelineRun.track(rows.events, tasks: tasks, databasePath: path, cacheKiB: cacheKiB, tuning: tuning)
+            let run = try await PipelineRun.track(rows.events, tasks: tasks, callsPerSample: callsPerSample, databasePath: path, cacheKiB: cacheKiB, tuning: tuning)
             results.append(RunResult(name: "Tally track() ×\(tasks) tasks → worker → SQLite, batch 100", seconds: run.seconds,
                                      events: run.stored, detail: run.detail))
             latency = run.latency
@@ -166,8 +171,11 @@ struct Report {
         }
         if let latency {
             lines.append("")
-            lines.append("track() latency per call from \(latency.tasks) concurrent tasks (\(latency.samples.formatted()) calls, "
-                + "each timed with two clock reads costing \(String(format: "%.0f", clockOverhead)) ns together):")
+            let sampled = latency.callsPerSample == 1
+                ? "\(latency.samples.formatted()) calls, each timed"
+                : "\(latency.samples.formatted()) samples, each the mean of \(latency.callsPerSample) consecutive calls timed together"
+            lines.append("track() latency per call from \(latency.tasks) concurrent tasks (\(sampled) "
+                + "with two clock reads costing \(String(format: "%.0f", clockOverhead)) ns together):")
             lines.append("  median \(latency.ns(0.5)) ns, p99 \(latency.ns(0.99)) ns, p99.9 \(latency.ns(0.999)) ns, "
                 + "p99.99 \(latency.ns(0.9999)) ns, max \(latency.ns(1)) ns")
         }
