@@ -8,8 +8,8 @@ import Glibc
 import Darwin
 #endif
 
-/// The lock-free buffer under `track`, driven directly: many producers against
-/// one consumer on a ring small enough to wrap and fill thousands of times.
+/// The lanes under `track`, driven directly: many producers against one
+/// consumer on lanes small enough to wrap and fill thousands of times.
 @Suite("Event buffer")
 struct EventBufferTests {
     @Test("producers moving between threads, and one consumer: each element taken exactly once, each producer's in order")
@@ -57,13 +57,16 @@ struct EventBufferTests {
     @Test("one thread alone fills every lane, and takes give its elements back in the order it appended them")
     func oneThreadFillsEveryLane() {
         let lanes = ProducerLanes<Int>(capacity: 12, lanes: 4)
+        var serials: [Int] = []
         func append(_ value: Int) -> Bool {
             guard case .claimed(let ticket) = lanes.claim(dropOldest: false) else { return false }
             lanes.slot(for: ticket).initialize(to: value)
             lanes.publish(ticket)
+            serials.append(ticket.serial)
             return true
         }
         for value in 0..<12 { #expect(append(value), "the buffer holds 12") }
+        #expect(serials == serials.sorted() && Set(serials).count == 12, "one thread's serials grow from lane to lane")
         #expect(!append(12), "a thirteenth finds every lane full")
         var taken: [Int] = []
         #expect(lanes.take(max: 5, { taken.append($0) }) == 5)
@@ -74,7 +77,8 @@ struct EventBufferTests {
 
     @Test("dropOldest under concurrent producers and a consumer: what was taken plus what was dropped is what was tracked, none twice")
     func dropOldestAccounting() async {
-        let buffer = EventBuffer(capacity: 16, batchSize: 8, overflowPolicy: .dropOldest, service: "api", context: EventContext())
+        let buffer = EventBuffer(capacity: 16, lanes: 4, batchSize: 8, overflowPolicy: .dropOldest, service: "api",
+                                 context: EventContext())
         let producers = 4, perProducer = 10_000
         let done = Collected<Never>()
         let taken = Collected<EnrichedEvent>()
@@ -138,6 +142,24 @@ struct EventBufferTests {
         #expect(await !buffer.appendWaitingForSpace(imported))
         #expect(buffer.counters == EventBuffer.Counters(accepted: 3, droppedFull: 0, droppedAfterShutdown: 7))
         #expect(buffer.count == 0)
+    }
+
+    @Test("the capacity is exact when it does not divide among the lanes, or is smaller than their number",
+          arguments: [(13, 4), (3, 4), (1, 16)])
+    func unevenCapacity(capacity: Int, lanes laneCount: Int) {
+        let lanes = ProducerLanes<Int>(capacity: capacity, lanes: laneCount)
+        var appended = 0
+        while case .claimed(let ticket) = lanes.claim(dropOldest: false) {
+            lanes.slot(for: ticket).initialize(to: appended)
+            lanes.publish(ticket)
+            appended += 1
+            if appended > capacity { break }
+        }
+        #expect(appended == capacity)
+        #expect(lanes.count == capacity && lanes.isFull)
+        var taken: [Int] = []
+        while lanes.take(max: 5, { taken.append($0) }) > 0 {}
+        #expect(taken == Array(0..<capacity))
     }
 
     @Test("lanes released with elements still in them destroy each of them once")

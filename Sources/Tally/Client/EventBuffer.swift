@@ -71,8 +71,8 @@ struct BufferedEvent: ~Copyable, Sendable {
 /// The bounded buffer between `track` (many producers, synchronous) and the
 /// worker (one consumer, async).
 ///
-/// Events live in ``ProducerLanes``: `track` appends to its thread's lane and
-/// never waits for the worker. The `Mutex` guards only the sleepers — the worker
+/// Events live in ``ProducerLanes``: `track` appends to its thread's lane, or
+/// another one when the worker is taking from it. The `Mutex` guards only the sleepers — the worker
 /// waiting for a batch, importers waiting for room — and a producer takes it
 /// only to wake the worker.
 final class EventBuffer: Sendable {
@@ -103,8 +103,8 @@ final class EventBuffer: Sendable {
     /// The low 62 bits of a tracked event's id are this plus its serial in the
     /// lanes: unique within the buffer, increasing in `track` order on one thread
     /// (so its events stamped in the same microsecond still sort in call order by
-    /// (timestamp, event_id)), and started at a random point (below 2⁶¹, so never
-    /// wrapping) so that other processes' ids do not meet these.
+    /// (timestamp, event_id)), and started at a random point (below 2⁶¹, so it
+    /// wraps only after years) so that other processes' ids do not meet these.
     private let idBase: UInt64
     let overflowPolicy: OverflowPolicy
     private let service: String
@@ -125,8 +125,10 @@ final class EventBuffer: Sendable {
     }
 
     /// Appends a tracked event, built straight into its slot with its id and
-    /// time. Never waits, never allocates (but for a lane's first use): when the
-    /// buffer is full the overflow policy decides, and the drop is counted.
+    /// time. Never allocates (but for a lane's first use) and waits only for
+    /// another thread's turn at a lane when no other lane has room (see
+    /// `ProducerLanes.claim`): when the buffer is full the overflow policy
+    /// decides, and the drop is counted.
     ///
     /// - Parameter timestamp: when it happened; `nil`: now, as read for its slot.
     /// - Returns: `false` if the event was dropped.
@@ -152,7 +154,7 @@ final class EventBuffer: Sendable {
         let receivedAt = Timestamp(microsecondsSinceEpoch: Int64(ticket.clockNanoseconds / 1_000))
         let time = timestamp ?? receivedAt
         lanes.slot(for: ticket).initialize(
-            to: BufferedEvent(tracked: payload, eventID: EventID(at: time, counter: idBase &+ UInt64(ticket.serial)),
+            to: BufferedEvent(tracked: payload, eventID: EventID(at: time, counter: idBase &+ UInt64(truncatingIfNeeded: ticket.serial)),
                               timestamp: time, receivedAt: receivedAt, userID: userID, scope: scope))
         lanes.publish(ticket)
         if ticket.droppedOldest { droppedFull.add(1, ordering: .relaxed) }
@@ -167,17 +169,19 @@ final class EventBuffer: Sendable {
     /// reach memory.)
     @inline(__always)
     private func wakeWorkerIfBatchReady() {
+        // Appends under way count too: two producers publishing at once may each
+        // miss the other's tail, but not the other's lock.
         guard workerSleeps.load(ordering: .sequentiallyConsistent),
-              lanes.count >= wakeThreshold.load(ordering: .relaxed) else { return }
+              lanes.countWithAppendsUnderWay >= wakeThreshold.load(ordering: .relaxed) else { return }
         wake()
     }
 
     /// Takes up to `max` of the events buffered now, oldest first, with the
     /// client's service and context filled in.
     ///
-    /// An event another thread is still writing ends the take early; when it is
-    /// the oldest, the worker lets that thread finish (it holds no lock, so it
-    /// is only a few instructions from done unless it was descheduled).
+    /// Events appended while it runs are left for the next take; when nothing
+    /// could be taken yet but something is buffered, it lets the other threads
+    /// run and tries again.
     func take(max: Int) -> [EnrichedEvent] {
         var events: [EnrichedEvent] = []
         events.reserveCapacity(Swift.min(max, lanes.count))

@@ -36,7 +36,8 @@ import Synchronization
 /// memory is allocated, and committed, the first time a thread writes into it.
 ///
 /// The consumer (the worker) also takes a lane's lock, one lane at a time; a
-/// producer that finds a lane locked writes into another instead of waiting.
+/// producer that finds a lane locked writes into another instead, and waits
+/// only if no other lane has room.
 final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     let laneCount: Int
     let capacity: Int
@@ -189,55 +190,70 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
         case closed
     }
 
-    /// Claims a slot. Never waits for the consumer: a busy lane is passed over for
-    /// the next. After `.claimed`, the caller initializes ``slot(for:)`` and then
-    /// calls ``publish(_:)``, without delay: the lane is locked until then.
+    /// Claims a slot. A busy lane is passed over for the next, full ones without
+    /// locking them; it waits (briefly, see `claimFromAnyLane`) only when the
+    /// one lane with room is busy. After `.claimed`, the caller initializes
+    /// ``slot(for:)`` and then calls ``publish(_:)``, without delay: the lane is
+    /// locked until then.
     ///
     /// - Parameter dropOldest: when every lane is full, destroy the oldest element
-    ///   to make room, instead of returning `.full`.
+    ///   to make room, instead of returning `.full`. Finding the oldest means
+    ///   locking every lane in turn, so this waits for each lane's holder to
+    ///   finish (another producer's append, or the worker's take from that lane).
     @inline(__always)
     func claim(dropOldest: Bool) -> Claim {
         // Read before taking a lock: the clock read waits for what is under way
         // to finish, and under the lock that includes the lock's own write.
         let clock = Self.wallClockNanoseconds()
-        let (preferred, preferredIsHint) = LaneHint.current(among: laneCount)
-        var lane = preferred
-        var visited = 0
-        var sawBusyLane = false
+        let thread = ProducerThread.current()
+        let hint = thread.pointee.laneHint
+        let preferred = hint < laneCount ? hint : thread.pointee.spreadLane(among: laneCount)
         while true {
-            if tryLock(lane) {
-                if isSealed {
-                    unlock(lane)
-                    return .closed
-                }
-                let tail = self.tail(lane)
-                if tail - head(lane) < capacity(lane) {
-                    if lane != preferred || !preferredIsHint { LaneHint.set(lane) }
-                    return .claimed(ticket(lane: lane, position: tail, clock: clock, droppedOldest: false))
-                }
-                unlock(lane)
-            } else {
-                sawBusyLane = true
-            }
-            lane = lane + 1 == laneCount ? 0 : lane + 1
-            visited += 1
-            guard visited == laneCount else { continue }
-            // Every lane was full or busy.
-            if sawBusyLane {
-                visited = 0
-                sawBusyLane = false
-                sched_yield()
-                continue
-            }
+            if let claimed = claimFromAnyLane(startingAt: preferred, clock: clock, thread: thread) { return claimed }
             guard dropOldest else { return .full }
-            if let claimed = claimDroppingOldest(clock: clock) { return claimed }
-            visited = 0
+            if let claimed = claimDroppingOldest(clock: clock, thread: thread) { return claimed }
         }
     }
 
+    /// A slot of the first lane, from `preferred` on, that has room and is not
+    /// busy; `nil` if every lane is full. A lane with room that is busy (the
+    /// worker taking from it, or another thread's append) is waited for only
+    /// while no other lane has room, and not for long: after 64 rounds of the
+    /// lanes, the buffer counts as full.
+    @inline(__always)
+    private func claimFromAnyLane(startingAt preferred: Int, clock: Int, thread: UnsafeMutablePointer<ProducerThread>) -> Claim? {
+        var lane = preferred
+        for _ in 0..<64 {
+            var sawBusyLaneWithRoom = false
+            for _ in 0..<laneCount {
+                if tail(lane) - head(lane) < capacity(lane) {
+                    if tryLock(lane) {
+                        if isSealed {
+                            unlock(lane)
+                            return .closed
+                        }
+                        let tail = self.tail(lane)
+                        if tail - head(lane) < capacity(lane) {
+                            if lane != thread.pointee.laneHint { thread.pointee.laneHint = lane }
+                            return .claimed(ticket(lane: lane, position: tail, clock: clock, thread: thread, droppedOldest: false))
+                        }
+                        unlock(lane)
+                    } else {
+                        sawBusyLaneWithRoom = true
+                    }
+                }
+                lane = lane + 1 == laneCount ? 0 : lane + 1
+            }
+            guard sawBusyLaneWithRoom else { return nil }
+            sched_yield()
+        }
+        return nil
+    }
+
     /// Drops the element with the smallest key of all (the lane heads' smallest)
-    /// and claims its place; `nil` if the lanes changed meanwhile (try again).
-    private func claimDroppingOldest(clock: Int) -> Claim? {
+    /// and claims its place; `nil` if the lanes changed meanwhile (so try again:
+    /// someone made room, or took it).
+    private func claimDroppingOldest(clock: Int, thread: UnsafeMutablePointer<ProducerThread>) -> Claim? {
         var oldest: (lane: Int, order: Int)?
         for lane in 0..<laneCount {
             lockWaiting(lane)
@@ -261,19 +277,25 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
         }
         _ = moveOut(lane: lane, position: head)
         words[lane * Self.wordsPerLane + Self.headWord].store(head + 1, ordering: .sequentiallyConsistent)
-        return .claimed(ticket(lane: lane, position: tail, clock: clock, droppedOldest: true))
+        return .claimed(ticket(lane: lane, position: tail, clock: clock, thread: thread, droppedOldest: true))
     }
 
-    /// Keys `position` of a lane whose lock the caller holds.
+    /// Keys `position` of a lane whose lock the caller holds. The key grows past
+    /// both the lane's last and the thread's last, so one thread's keys grow
+    /// whatever the clock's resolution, even as it moves from lane to lane.
     @inline(__always)
-    private func ticket(lane: Int, position: Int, clock: Int, droppedOldest: Bool) -> Ticket {
+    private func ticket(lane: Int, position: Int, clock: Int, thread: UnsafeMutablePointer<ProducerThread>,
+                        droppedOldest: Bool) -> Ticket {
         if storage[lane] == nil { allocate(lane: lane) }
         let index = position % capacity(lane)
         let lastOrder = words + lane * Self.wordsPerLane + Self.lastOrderWord
-        let order = Swift.max(clock, lastOrder.pointee.load(ordering: .relaxed) + 1)
+        let order = Swift.max(clock, lastOrder.pointee.load(ordering: .relaxed) + 1, thread.pointee.lastOrder + 1)
         lastOrder.pointee.store(order, ordering: .relaxed)
+        thread.pointee.lastOrder = order
         key(lane, index).pointee = SlotKey(round: words[roundWord].load(ordering: .sequentiallyConsistent), order: order)
-        return Ticket(lane: lane, position: position, index: index, serial: (order - origin) << laneBits | lane,
+        // Wraps (harmlessly: ids also carry the millisecond) only if the clock
+        // jumps ahead by years while this instance lives.
+        return Ticket(lane: lane, position: position, index: index, serial: (order &- origin) &<< laneBits | lane,
                       clockNanoseconds: clock, droppedOldest: droppedOldest)
     }
 
@@ -338,7 +360,9 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
         let round = words[roundWord].add(1, ordering: .sequentiallyConsistent).oldValue
         // 1. Each lane's run of such elements from its head (up to `max`), by key.
         var runs: [(lane: Int, head: Int, orders: [Int])] = []
-        for lane in 0..<laneCount where tail(lane) > head(lane) {
+        // Every lane, under its lock: a look at its count without the lock is not
+        // ordered after the round's increment in every memory model.
+        for lane in 0..<laneCount {
             lockWaiting(lane)
             let head = self.head(lane), tail = self.tail(lane)
             var orders: [Int] = []
@@ -411,38 +435,44 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     }
 }
 
-/// The lane a thread last wrote into, shared by every ``ProducerLanes`` of the
-/// process (so a thread keeps to one lane and its cache lines). Before its first
-/// write, a thread starts from a lane picked by its own address, so threads
-/// spread out from the start.
-private enum LaneHint {
-    /// Holds the lane plus one (0: no lane yet).
-    static let key: pthread_key_t = {
+/// What a producing thread remembers between appends, shared by every
+/// ``ProducerLanes`` of the process: the lane it last wrote into (so it keeps to
+/// one lane and its cache lines) and its last order key (so its keys grow even
+/// when the clock reads the same twice, as a microsecond clock does). Allocated
+/// on a thread's first append, freed as the thread exits.
+struct ProducerThread {
+    /// `Int.max` until the thread has written.
+    var laneHint = Int.max
+    var lastOrder = Int.min
+
+    private static let key: pthread_key_t = {
         var key = pthread_key_t()
-        let status = pthread_key_create(&key, nil)
+        let status = pthread_key_create(&key) { free($0) }
         precondition(status == 0, "pthread_key_create failed (\(status))")
         return key
     }()
 
-    /// The lane to try first, and whether it is the hint (rather than picked by
-    /// the thread's address, for want of a hint that fits `laneCount`).
     @inline(__always)
-    static func current(among laneCount: Int) -> (lane: Int, isHint: Bool) {
-        let stored = Int(bitPattern: pthread_getspecific(key))
-        if stored > 0 && stored <= laneCount { return (stored - 1, true) }
-        let thread = UInt64(UInt(bitPattern: threadIdentity()))
-        return (Int((thread &* 0x9E37_79B9_7F4A_7C15) >> 33) % laneCount, false)
+    static func current() -> UnsafeMutablePointer<ProducerThread> {
+        if let stored = pthread_getspecific(key) { return stored.assumingMemoryBound(to: ProducerThread.self) }
+        return makeCurrent()
     }
 
-    static func set(_ lane: Int) {
-        pthread_setspecific(key, UnsafeRawPointer(bitPattern: lane + 1))
+    private static func makeCurrent() -> UnsafeMutablePointer<ProducerThread> {
+        guard let memory = malloc(MemoryLayout<ProducerThread>.stride) else { fatalError("out of memory") }
+        let state = memory.bindMemory(to: ProducerThread.self, capacity: 1)
+        state.initialize(to: ProducerThread())
+        pthread_setspecific(key, state)
+        return state
     }
 
-    private static func threadIdentity() -> Int {
+    /// A lane picked by the thread's address, so threads spread out from the start.
+    func spreadLane(among laneCount: Int) -> Int {
         #if canImport(Darwin)
-        Int(bitPattern: pthread_self())
+        let identity = UInt64(UInt(bitPattern: Int(bitPattern: pthread_self())))
         #else
-        Int(bitPattern: UInt(pthread_self()))
+        let identity = UInt64(pthread_self())
         #endif
+        return Int((identity &* 0x9E37_79B9_7F4A_7C15) >> 33) % laneCount
     }
 }

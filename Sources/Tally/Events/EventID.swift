@@ -35,9 +35,10 @@ public struct EventID: Sendable, Hashable, Comparable, CustomStringConvertible {
 
     /// A UUIDv7 for an event at `time` whose last 62 bits are `counter`: a
     /// buffer counts up from a random start (RFC 9562 §6.2, method 2), so its ids
-    /// are unique and sort in the order it gave them out, without a random draw
-    /// or a lock per event. Consecutive ids differ by one: an id is a dedupe key,
-    /// not a secret, and says roughly how many events a client tracked between two.
+    /// are unique and one thread's sort in the order it tracked them, without a
+    /// random draw or a lock per event. The counter grows with the time of the
+    /// call (see `ProducerLanes.Ticket.serial`): an id is a dedupe key, not a
+    /// secret, and says roughly when an event was tracked, as its time does.
     @inline(__always)
     init(at time: Timestamp, counter: UInt64) {
         let micros = max(0, time.microsecondsSinceEpoch)
