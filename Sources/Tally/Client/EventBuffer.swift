@@ -151,7 +151,7 @@ final class EventBuffer: Sendable {
             droppedAfterShutdown.add(1, ordering: .relaxed)
             return false
         }
-        let receivedAt = Timestamp(microsecondsSinceEpoch: Int64(ticket.clockNanoseconds / 1_000))
+        let receivedAt = Timestamp(nanosecondsSinceEpoch: ticket.clockNanoseconds)
         let time = timestamp ?? receivedAt
         lanes.slot(for: ticket).initialize(
             to: BufferedEvent(tracked: payload, eventID: EventID(at: time, counter: idBase &+ UInt64(truncatingIfNeeded: ticket.serial)),

@@ -56,6 +56,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     /// lock holder changes them, anyone may read them.
     nonisolated(unsafe) private let words: UnsafeMutablePointer<Atomic<Int>>
     private static var wordsPerLane: Int { 32 }
+    private static var lockWord: Int { 0 }
     private static var tailWord: Int { 1 }
     /// The order key of the lane's last element (see ``SlotKey``).
     private static var lastOrderWord: Int { 2 }
@@ -87,20 +88,20 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
         laneCount = Swift.min(lanes, capacity)
         self.capacity = capacity
         laneBits = Int.bitWidth - (laneCount - 1).leadingZeroBitCount
-        origin = Self.wallClockNanoseconds()
+        origin = Timestamp.nanosecondsSinceEpochNow()
         let wordCount = laneCount * Self.wordsPerLane + Self.wordsPerLane
         words = .allocate(capacity: wordCount)
         for index in 0..<wordCount { (words + index).initialize(to: Atomic(0)) }
-        for lane in 0..<laneCount {
-            let share = capacity / laneCount + (lane < capacity % laneCount ? 1 : 0)
-            words[lane * Self.wordsPerLane + Self.capacityWord].store(share, ordering: .relaxed)
-            words[lane * Self.wordsPerLane + Self.lastOrderWord].store(origin, ordering: .relaxed)
-        }
         storage = .allocate(capacity: laneCount)
         storage.initialize(repeating: nil, count: laneCount)
         func roundedUp(_ size: Int, to alignment: Int) -> Int { (size + alignment - 1) / alignment * alignment }
         elementOffset = roundedUp(MemoryLayout<SlotKey>.stride, to: MemoryLayout<Element>.alignment)
         slotStride = roundedUp(elementOffset + MemoryLayout<Element>.stride, to: Self.slotAlignment)
+        for lane in 0..<laneCount {
+            let share = capacity / laneCount + (lane < capacity % laneCount ? 1 : 0)
+            word(Self.capacityWord, of: lane).pointee.store(share, ordering: .relaxed)
+            word(Self.lastOrderWord, of: lane).pointee.store(origin, ordering: .relaxed)
+        }
     }
 
     deinit {
@@ -116,9 +117,13 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
 
     // MARK: Counts
 
-    private func tail(_ lane: Int) -> Int { words[lane * Self.wordsPerLane + Self.tailWord].load(ordering: .sequentiallyConsistent) }
-    private func head(_ lane: Int) -> Int { words[lane * Self.wordsPerLane + Self.headWord].load(ordering: .sequentiallyConsistent) }
-    private func capacity(_ lane: Int) -> Int { words[lane * Self.wordsPerLane + Self.capacityWord].load(ordering: .relaxed) }
+    /// Word `index` of a lane's control block.
+    @inline(__always)
+    private func word(_ index: Int, of lane: Int) -> UnsafeMutablePointer<Atomic<Int>> { words + lane * Self.wordsPerLane + index }
+
+    private func tail(_ lane: Int) -> Int { word(Self.tailWord, of: lane).pointee.load(ordering: .sequentiallyConsistent) }
+    private func head(_ lane: Int) -> Int { word(Self.headWord, of: lane).pointee.load(ordering: .sequentiallyConsistent) }
+    private func capacity(_ lane: Int) -> Int { word(Self.capacityWord, of: lane).pointee.load(ordering: .relaxed) }
 
     /// Elements appended so far.
     var appended: Int { (0..<laneCount).reduce(0) { $0 + tail($1) } }
@@ -130,7 +135,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     /// other (see `EventBuffer.waitForEvents`).
     var countWithAppendsUnderWay: Int {
         (0..<laneCount).reduce(0) { count, lane in
-            let locked = words[lane * Self.wordsPerLane].load(ordering: .sequentiallyConsistent)
+            let locked = word(Self.lockWord, of: lane).pointee.load(ordering: .sequentiallyConsistent)
             return count + tail(lane) - head(lane) + locked
         }
     }
@@ -141,7 +146,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
 
     @inline(__always)
     private func tryLock(_ lane: Int) -> Bool {
-        let lock = words + lane * Self.wordsPerLane
+        let lock = word(Self.lockWord, of: lane)
         // Look before writing: a failed exchange would take the line from its holder.
         // Sequentially consistent: see `countWithAppendsUnderWay`.
         return lock.pointee.load(ordering: .relaxed) == 0 && lock.pointee.exchange(1, ordering: .sequentiallyConsistent) == 0
@@ -149,7 +154,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
 
     @inline(__always)
     private func unlock(_ lane: Int) {
-        words[lane * Self.wordsPerLane].store(0, ordering: .releasing)
+        word(Self.lockWord, of: lane).pointee.store(0, ordering: .releasing)
     }
 
     /// For the consumer and the seal, which must have this very lane. Its holder
@@ -178,7 +183,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
         let serial: Int
         /// The wall clock, read as the claim began.
         let clockNanoseconds: Int
-        /// The lane's oldest element was dropped to make room (see ``claim(dropOldest:)``).
+        /// The oldest element of all was dropped to make room (see ``claim(dropOldest:)``).
         let droppedOldest: Bool
     }
 
@@ -204,7 +209,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     func claim(dropOldest: Bool) -> Claim {
         // Read before taking a lock: the clock read waits for what is under way
         // to finish, and under the lock that includes the lock's own write.
-        let clock = Self.wallClockNanoseconds()
+        let clock = Timestamp.nanosecondsSinceEpochNow()
         let thread = ProducerThread.current()
         let hint = thread.pointee.laneHint
         let preferred = hint < laneCount ? hint : thread.pointee.spreadLane(among: laneCount)
@@ -276,7 +281,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
             return nil
         }
         _ = moveOut(lane: lane, position: head)
-        words[lane * Self.wordsPerLane + Self.headWord].store(head + 1, ordering: .sequentiallyConsistent)
+        word(Self.headWord, of: lane).pointee.store(head + 1, ordering: .sequentiallyConsistent)
         return .claimed(ticket(lane: lane, position: tail, clock: clock, thread: thread, droppedOldest: true))
     }
 
@@ -288,7 +293,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
                         droppedOldest: Bool) -> Ticket {
         if storage[lane] == nil { allocate(lane: lane) }
         let index = position % capacity(lane)
-        let lastOrder = words + lane * Self.wordsPerLane + Self.lastOrderWord
+        let lastOrder = word(Self.lastOrderWord, of: lane)
         let order = Swift.max(clock, lastOrder.pointee.load(ordering: .relaxed) + 1, thread.pointee.lastOrder + 1)
         lastOrder.pointee.store(order, ordering: .relaxed)
         thread.pointee.lastOrder = order
@@ -310,7 +315,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     /// Makes the element initialized in `slot(for: ticket)` visible, and unlocks its lane.
     @inline(__always)
     func publish(_ ticket: Ticket) {
-        words[ticket.lane * Self.wordsPerLane + Self.tailWord].store(ticket.position + 1, ordering: .releasing)
+        word(Self.tailWord, of: ticket.lane).pointee.store(ticket.position + 1, ordering: .releasing)
         unlock(ticket.lane)
     }
 
@@ -340,13 +345,6 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
 
     private func moveOut(lane: Int, position: Int) -> Element {
         element(lane, position % capacity(lane)).move()
-    }
-
-    @inline(__always)
-    static func wallClockNanoseconds() -> Int {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return time.tv_sec * 1_000_000_000 + time.tv_nsec
     }
 
     // MARK: Taking
@@ -395,21 +393,20 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
             output += 1
         }
         // 3. Move them out, lane by lane, into their places. Only a producer
-        //    dropping its lane's oldest moves a head meanwhile; what it dropped is
-        //    simply not there.
+        //    dropping the oldest element moves a head meanwhile; what it dropped
+        //    is simply not there.
         let gathered = UnsafeMutablePointer<Element>.allocate(capacity: output)
         var present = [Bool](repeating: false, count: output)
         for (run, placed) in zip(runs, destinations) where !placed.isEmpty {
             lockWaiting(run.lane)
-            let head = self.head(run.lane)
-            let end = run.head + placed.count
-            for position in Swift.max(head, run.head)..<Swift.max(end, head) where position < end {
-                let destination = placed[position - run.head]
-                (gathered + destination).initialize(to: moveOut(lane: run.lane, position: position))
-                present[destination] = true
-            }
-            if end > head {
-                words[run.lane * Self.wordsPerLane + Self.headWord].store(end, ordering: .sequentiallyConsistent)
+            let first = Swift.max(head(run.lane), run.head), end = run.head + placed.count
+            if first < end {
+                for position in first..<end {
+                    let destination = placed[position - run.head]
+                    (gathered + destination).initialize(to: moveOut(lane: run.lane, position: position))
+                    present[destination] = true
+                }
+                word(Self.headWord, of: run.lane).pointee.store(end, ordering: .sequentiallyConsistent)
             }
             unlock(run.lane)
         }
@@ -440,7 +437,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
 /// one lane and its cache lines) and its last order key (so its keys grow even
 /// when the clock reads the same twice, as a microsecond clock does). Allocated
 /// on a thread's first append, freed as the thread exits.
-struct ProducerThread {
+fileprivate struct ProducerThread {
     /// `Int.max` until the thread has written.
     var laneHint = Int.max
     var lastOrder = Int.min

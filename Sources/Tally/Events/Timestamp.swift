@@ -19,11 +19,23 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         self.microsecondsSinceEpoch = Int64((secondsSinceEpoch * 1_000_000).rounded())
     }
 
+    /// The instant `nanoseconds` after the epoch, truncated to the microsecond.
+    public init(nanosecondsSinceEpoch nanoseconds: Int) {
+        self.microsecondsSinceEpoch = Int64(nanoseconds / 1_000)
+    }
+
     /// The current wall-clock time.
     public static func now() -> Timestamp {
+        Timestamp(nanosecondsSinceEpoch: nanosecondsSinceEpochNow())
+    }
+
+    /// The wall clock to the nanosecond, for callers that order by it (see
+    /// `ProducerLanes`) before making a `Timestamp` of it.
+    @inline(__always)
+    static func nanosecondsSinceEpochNow() -> Int {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        return Timestamp(microsecondsSinceEpoch: Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1_000)
+        return ts.tv_sec * 1_000_000_000 + ts.tv_nsec
     }
 
     public static let microsecondsPerDay: Int64 = 86_400_000_000
