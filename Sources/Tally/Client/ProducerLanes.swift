@@ -223,12 +223,14 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     /// A slot of the first lane, from `preferred` on, that has room and is not
     /// busy; `nil` if every lane is full. A lane with room that is busy (the
     /// worker taking from it, or another thread's append) is waited for only
-    /// while no other lane has room, and not for long: after 64 rounds of the
-    /// lanes, the buffer counts as full.
+    /// while no other lane has room, and not for long: after a millisecond (the
+    /// worker's longest hold of a lane is a tenth of that), the buffer counts as
+    /// full.
     @inline(__always)
     private func claimFromAnyLane(startingAt preferred: Int, clock: Int, thread: UnsafeMutablePointer<ProducerThread>) -> Claim? {
         var lane = preferred
-        for _ in 0..<64 {
+        let deadline = clock + 1_000_000
+        while true {
             var sawBusyLaneWithRoom = false
             for _ in 0..<laneCount {
                 if tail(lane) - head(lane) < capacity(lane) {
@@ -249,10 +251,9 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
                 }
                 lane = lane + 1 == laneCount ? 0 : lane + 1
             }
-            guard sawBusyLaneWithRoom else { return nil }
+            guard sawBusyLaneWithRoom, Timestamp.nanosecondsSinceEpochNow() < deadline else { return nil }
             sched_yield()
         }
-        return nil
     }
 
     /// Drops the element with the smallest key of all (the lane heads' smallest)
