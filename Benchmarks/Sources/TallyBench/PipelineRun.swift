@@ -64,10 +64,7 @@ struct PipelineRun {
                       tuning: WorkerTuning) async throws -> PipelineRun {
         let setup = try await Setup(databasePath: databasePath, cacheKiB: cacheKiB) { configuration in
             tuning.apply(to: &configuration)
-            // Every event, and a margin: in a buffer full to the last slots, two
-            // producers can end up on the one lane with room, and one may give up
-            // (a drop) rather than wait its turn for long.
-            configuration.bufferCapacity = events.count + events.count / 100
+            configuration.bufferCapacity = events.count
             configuration.context = EventContext(libraryName: "tally-swift", libraryVersion: TallyVersion.current,
                                                  appVersion: "2.2.0", osName: "Linux", locale: "en-US")
         }

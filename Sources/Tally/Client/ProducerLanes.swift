@@ -223,13 +223,12 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     /// A slot of the first lane, from `preferred` on, that has room and is not
     /// busy; `nil` if every lane is full. A lane with room that is busy (the
     /// worker taking from it, or another thread's append) is waited for only
-    /// while no other lane has room, and not for long: after a millisecond (the
-    /// worker's longest hold of a lane is a tenth of that), the buffer counts as
-    /// full.
+    /// while no other lane has room: a buffer with room never drops. The wait
+    /// is the holder's: an append's few instructions, or the worker moving up to
+    /// a write's worth of events out of that lane.
     @inline(__always)
     private func claimFromAnyLane(startingAt preferred: Int, clock: Int, thread: UnsafeMutablePointer<ProducerThread>) -> Claim? {
         var lane = preferred
-        let deadline = clock + 1_000_000
         while true {
             var sawBusyLaneWithRoom = false
             for _ in 0..<laneCount {
@@ -251,7 +250,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
                 }
                 lane = lane + 1 == laneCount ? 0 : lane + 1
             }
-            guard sawBusyLaneWithRoom, Timestamp.nanosecondsSinceEpochNow() < deadline else { return nil }
+            guard sawBusyLaneWithRoom else { return nil }
             sched_yield()
         }
     }
