@@ -45,7 +45,9 @@ public final class AnalyticsClient: Sendable {
     ///   - timestamp: when it happened; defaults to now.
     @inlinable
     public func track(_ event: consuming AnalyticsEvent, userID: consuming String? = nil, timestamp: Timestamp? = nil) {
-        record(.catalogue(event), userID: userID, timestamp: timestamp)
+        // `consume`: without it the optimizer copied the event into the payload
+        // (a retain of each of its strings) and destroyed the original.
+        record(.catalogue(consume event), userID: userID, timestamp: timestamp)
     }
 
     /// Records an app-defined or custom event.
