@@ -72,18 +72,21 @@ struct PipelineRun {
         // call is handed its event and user, moved out of the share, as an app
         // hands over values it made: copying them out of the array would time a
         // retain of each string (and its release) that is not `track`'s.
-        let shares: [[(AnalyticsEvent, String?)?]] = (0..<tasks).map { task in
-            stride(from: task, to: events.count, by: tasks).compactMap { index -> (AnalyticsEvent, String?)? in
+        // Each share sits alone in a box the task empties, so the task's copy is
+        // the only one: a second reference would make the first `take()` copy
+        // the whole share (a retain of every string) inside the timed calls.
+        let shares = (0..<tasks).map { task in
+            Share(stride(from: task, to: events.count, by: tasks).compactMap { index -> (AnalyticsEvent, String?)? in
                 guard case .catalogue(let event) = events[index].payload else { return nil }
                 return (event, events[index].userID)
-            }
+            })
         }
         let client = setup.pipeline.client
         let start = ContinuousClock.now
         let latencies = await withTaskGroup(of: [UInt32].self) { group in
-            for (task, share) in shares.enumerated() {
+            for (task, box) in shares.enumerated() {
                 group.addTask {
-                    var share = share
+                    var share = box.takeCalls()
                     let scope = AnalyticsContext(sessionID: "s_bench_\(task)", service: "api")
                     return AnalyticsContext.$current.withValue(scope) {
                         var latencies = [UInt32](repeating: 0, count: (share.count + callsPerSample - 1) / callsPerSample)
@@ -261,4 +264,17 @@ func monotonicNanoseconds() -> UInt64 {
     var time = timespec()
     clock_gettime(CLOCK_MONOTONIC, &time)
     return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
+}
+
+/// One task's calls for the track run, handed over once (see `PipelineRun.track`).
+private final class Share: @unchecked Sendable {
+    private var calls: [(AnalyticsEvent, String?)?]
+
+    init(_ calls: [(AnalyticsEvent, String?)?]) { self.calls = calls }
+
+    /// The calls, leaving the box empty: called once, by the one task that owns it.
+    func takeCalls() -> [(AnalyticsEvent, String?)?] {
+        defer { calls = [] }
+        return calls
+    }
 }
