@@ -12,11 +12,14 @@ import Darwin
 /// consumer on lanes small enough to wrap and fill thousands of times.
 @Suite("Event buffer")
 struct EventBufferTests {
-    @Test("producers moving between threads, and one consumer: each element taken exactly once, each producer's in order")
-    func lanesExactlyOnceInOrder() async {
+    @Test("producers moving between threads, and one consumer: each element taken exactly once, each producer's in order",
+          arguments: [3, ProducerLanes<Int>.defaultMoveOutChunk])
+    func lanesExactlyOnceInOrder(moveOutChunk: Int) async {
         // Small lanes, so they fill, wrap and send producers on to other lanes
         // thousands of times; the yields move producers from thread to thread.
-        let lanes = ProducerLanes<Int>(capacity: 64, lanes: 4)
+        // A chunk of 3 makes the consumer let go of a lane and take it again
+        // several times in each take, while producers append.
+        let lanes = ProducerLanes<Int>(capacity: 64, lanes: 4, moveOutChunk: moveOutChunk)
         let producers = 4, perProducer = 50_000
         let taken = Collected<Int>()
         await withTaskGroup(of: Void.self) { group in
@@ -75,10 +78,13 @@ struct EventBufferTests {
         #expect(taken == Array(0..<15))
     }
 
-    @Test("dropOldest under concurrent producers and a consumer: what was taken plus what was dropped is what was tracked, none twice")
-    func dropOldestAccounting() async {
-        let buffer = EventBuffer(capacity: 16, lanes: 4, batchSize: 8, overflowPolicy: .dropOldest, service: "api",
-                                 context: EventContext())
+    @Test("dropOldest under concurrent producers and a consumer: what was taken plus what was dropped is what was tracked, none twice",
+          arguments: [2, ProducerLanes<BufferedEvent>.defaultMoveOutChunk])
+    func dropOldestAccounting(moveOutChunk: Int) async {
+        // A chunk of 2: producers dropping the oldest move a lane's head between
+        // the consumer's holds of it, in the middle of a take.
+        let buffer = EventBuffer(capacity: 16, lanes: 4, moveOutChunk: moveOutChunk, batchSize: 8,
+                                 overflowPolicy: .dropOldest, service: "api", context: EventContext())
         let producers = 4, perProducer = 10_000
         let done = Collected<Never>()
         let taken = Collected<EnrichedEvent>()

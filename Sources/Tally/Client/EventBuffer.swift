@@ -112,10 +112,14 @@ final class EventBuffer: Sendable {
 
     var capacity: Int { lanes.capacity }
 
-    init(capacity: Int, lanes laneCount: Int = ProducerLanes<BufferedEvent>.defaultLaneCount, batchSize: Int,
-         overflowPolicy: OverflowPolicy, service: String, context: EventContext) {
+    /// - Parameters:
+    ///   - lanes: how many lanes (see ``ProducerLanes``); tests pin it.
+    ///   - moveOutChunk: how many events a take moves out of a lane per hold of
+    ///     its lock (see ``ProducerLanes``); tests make it small.
+    init(capacity: Int, lanes laneCount: Int = ProducerLanes<BufferedEvent>.defaultLaneCount, moveOutChunk: Int = ProducerLanes<BufferedEvent>.defaultMoveOutChunk,
+         batchSize: Int, overflowPolicy: OverflowPolicy, service: String, context: EventContext) {
         precondition(capacity > 0 && batchSize > 0, "capacity and batch size must be positive")
-        lanes = ProducerLanes(capacity: capacity, lanes: laneCount)
+        lanes = ProducerLanes(capacity: capacity, lanes: laneCount, moveOutChunk: moveOutChunk)
         self.overflowPolicy = overflowPolicy
         self.service = service
         self.context = context

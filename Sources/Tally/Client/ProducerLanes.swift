@@ -30,14 +30,18 @@ import Synchronization
 ///   earlier one took that lane's lock. (This assumes the wall clock does not
 ///   step back between the two calls; if it does, the order may too, but
 ///   nothing is lost.)
+/// - A take that reads only part of a lane's run (it read `max`, or the head
+///   moved between two chunks) takes nothing with a later key than the last it
+///   read there, so what it left in that lane is not overtaken.
 ///
 /// **Room.** The capacity is shared out among the lanes. A thread whose lane is
 /// full moves on to the next, so one thread alone can fill all of it. A lane's
 /// memory is allocated, and committed, the first time a thread writes into it.
 ///
-/// The consumer (the worker) also takes a lane's lock, one lane at a time; a
-/// producer that finds a lane locked writes into another instead, and waits
-/// only if no other lane has room.
+/// The consumer (the worker) also takes a lane's lock, one lane at a time and
+/// for a chunk of elements at a time (``defaultMoveOutChunk``, a few
+/// microseconds); a producer that finds a lane locked writes into another
+/// instead, and waits only if no other lane has room.
 final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     let laneCount: Int
     let capacity: Int
@@ -45,10 +49,16 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     private let laneBits: Int
     /// The wall clock when this was made: order keys count from it.
     private let origin: Int
+    /// How many elements a take moves out of a lane per hold of its lock.
+    private let moveOutChunk: Int
 
     /// Twice the cores, so that each core's producer finds a lane of its own even
     /// while the worker holds one; at least 4, at most 16.
     static var defaultLaneCount: Int { Swift.min(16, Swift.max(4, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    /// A few microseconds' work: what a producer waits at most when the lane the
+    /// worker is taking from holds the only room left.
+    static var defaultMoveOutChunk: Int { 256 }
 
     /// Each lane's lock, tail and (a cache line further on) head, 256 bytes per
     /// lane so two lanes never share a line; then the round and the sealed flag.
@@ -83,10 +93,13 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
         var order: Int
     }
 
-    init(capacity: Int, lanes: Int) {
-        precondition(capacity > 0 && lanes > 0, "capacity and lanes must be positive")
+    /// - Parameter moveOutChunk: how many elements a take moves out of a lane per
+    ///   hold of its lock.
+    init(capacity: Int, lanes: Int, moveOutChunk: Int = defaultMoveOutChunk) {
+        precondition(capacity > 0 && lanes > 0 && moveOutChunk > 0, "capacity, lanes and chunk must be positive")
         laneCount = Swift.min(lanes, capacity)
         self.capacity = capacity
+        self.moveOutChunk = moveOutChunk
         laneBits = Int.bitWidth - (laneCount - 1).leadingZeroBitCount
         origin = Timestamp.nanosecondsSinceEpochNow()
         let wordCount = laneCount * Self.wordsPerLane + Self.wordsPerLane
@@ -358,27 +371,17 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
         let round = words[roundWord].add(1, ordering: .sequentiallyConsistent).oldValue
         // 1. Each lane's run of such elements from its head (up to `max`), by key.
         var runs: [(lane: Int, head: Int, orders: [Int])] = []
-        // Every lane, under its lock: a look at its count without the lock is not
-        // ordered after the round's increment in every memory model.
+        // Later keys than this may wait in a lane whose run was cut short.
+        var limit = Int.max
         for lane in 0..<laneCount {
-            lockWaiting(lane)
-            let head = self.head(lane), tail = self.tail(lane)
-            var orders: [Int] = []
-            if storage[lane] != nil {
-                var position = head
-                while position < tail, orders.count < max {
-                    let key = self.key(lane, position % capacity(lane)).pointee
-                    guard key.round <= round else { break }
-                    orders.append(key.order)
-                    position += 1
-                }
-            }
-            unlock(lane)
-            if !orders.isEmpty { runs.append((lane, head, orders)) }
+            let run = self.run(of: lane, round: round, max: max)
+            guard let last = run.orders.last else { continue }
+            runs.append((lane, run.head, run.orders))
+            if run.cutShort { limit = Swift.min(limit, last) }
         }
         guard !runs.isEmpty else { return 0 }
-        // 2. Merge the runs by order key, the first `max`: where each run's
-        //    elements go in the output.
+        // 2. Merge the runs by order key, the first `max` up to `limit`: where each
+        //    run's elements go in the output.
         var destinations = [[Int]](repeating: [], count: runs.count)
         var next = [Int](repeating: 0, count: runs.count)
         var output = 0
@@ -387,28 +390,36 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
             for run in runs.indices where next[run] < runs[run].orders.count {
                 if earliest < 0 || runs[run].orders[next[run]] < runs[earliest].orders[next[earliest]] { earliest = run }
             }
-            guard earliest >= 0 else { break }
+            guard earliest >= 0, runs[earliest].orders[next[earliest]] <= limit else { break }
             destinations[earliest].append(output)
             next[earliest] += 1
             output += 1
         }
-        // 3. Move them out, lane by lane, into their places. Only a producer
-        //    dropping the oldest element moves a head meanwhile; what it dropped
-        //    is simply not there.
+        // 3. Move them out, lane by lane, into their places, a chunk per hold of
+        //    the lane's lock: a producer for whom that lane holds the only room
+        //    left waits for one chunk, not for a whole catch-up write's worth.
+        //    Only a producer dropping the oldest element moves a head meanwhile;
+        //    what it dropped is simply not there.
         let gathered = UnsafeMutablePointer<Element>.allocate(capacity: output)
         var present = [Bool](repeating: false, count: output)
         for (run, placed) in zip(runs, destinations) where !placed.isEmpty {
-            lockWaiting(run.lane)
-            let first = Swift.max(head(run.lane), run.head), end = run.head + placed.count
-            if first < end {
-                for position in first..<end {
-                    let destination = placed[position - run.head]
-                    (gathered + destination).initialize(to: moveOut(lane: run.lane, position: position))
-                    present[destination] = true
+            let end = run.head + placed.count
+            var position = run.head
+            while position < end {
+                lockWaiting(run.lane)
+                position = Swift.max(head(run.lane), position)
+                let chunkEnd = Swift.min(end, position + moveOutChunk)
+                if position < chunkEnd {
+                    for taken in position..<chunkEnd {
+                        let destination = placed[taken - run.head]
+                        (gathered + destination).initialize(to: moveOut(lane: run.lane, position: taken))
+                        present[destination] = true
+                    }
+                    position = chunkEnd
+                    word(Self.headWord, of: run.lane).pointee.store(position, ordering: .sequentiallyConsistent)
                 }
-                word(Self.headWord, of: run.lane).pointee.store(end, ordering: .sequentiallyConsistent)
+                unlock(run.lane)
             }
-            unlock(run.lane)
         }
         var taken = 0
         for index in 0..<output where present[index] {
@@ -417,6 +428,50 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
         }
         gathered.deallocate()
         return taken
+    }
+
+    /// The order keys of a lane's elements from its head that belong to `round`
+    /// or an earlier one, up to `max` of them, read a chunk per hold of the lane's
+    /// lock (so a producer waiting for that lane waits for one chunk). Every lane
+    /// is read under its lock: a look at its count without the lock is not
+    /// ordered after the round's increment in every memory model.
+    ///
+    /// `cutShort`: the lane may hold more such elements, with later keys, than
+    /// were read (`max` of them were, or a producer dropping the oldest moved the
+    /// head between two chunks), so no other lane's element with a later key may
+    /// be taken before them.
+    private func run(of lane: Int, round: Int, max: Int) -> (head: Int, orders: [Int], cutShort: Bool) {
+        lockWaiting(lane)
+        let head = self.head(lane)
+        guard storage[lane] != nil else {
+            unlock(lane)
+            return (head, [], false)
+        }
+        var orders: [Int] = []
+        var position = head
+        while true {
+            let tail = self.tail(lane)
+            let end = Swift.min(tail, position + moveOutChunk, head + max)
+            while position < end {
+                let key = self.key(lane, position % capacity(lane)).pointee
+                guard key.round <= round else {
+                    unlock(lane)
+                    return (head, orders, false)
+                }
+                orders.append(key.order)
+                position += 1
+            }
+            if position == tail || position == head + max {
+                unlock(lane)
+                return (head, orders, position == head + max)
+            }
+            unlock(lane)
+            lockWaiting(lane)
+            guard self.head(lane) == head else {
+                unlock(lane)
+                return (head, orders, true)
+            }
+        }
     }
 
     /// Refuses every later append, if nothing is left; `false` (and nothing
