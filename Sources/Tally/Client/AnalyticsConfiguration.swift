@@ -27,7 +27,9 @@ public struct AnalyticsConfiguration: Sendable {
     /// The longest an event waits in the buffer before a (partial) batch is written.
     /// Defaults to 10 seconds.
     public var flushInterval: Duration = .seconds(10)
-    /// How many events the in-memory buffer holds. Defaults to 10,000.
+    /// How many events the in-memory buffer holds. Defaults to 10,000. Its memory,
+    /// about 200 bytes an event (2 MB by default; an event's strings live on the
+    /// heap), is allocated when the pipeline is made, so `track` never waits for it.
     public var bufferCapacity: Int = 10_000
     /// What `track` does when the buffer is full. Defaults to ``OverflowPolicy/dropNewest``.
     public var overflowPolicy: OverflowPolicy = .dropNewest

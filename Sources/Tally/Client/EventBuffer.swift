@@ -129,7 +129,8 @@ final class EventBuffer: Sendable {
     }
 
     /// Appends a tracked event, built straight into its slot with its id and
-    /// time. Never allocates (but for a lane's first use) and waits only for
+    /// time. Never allocates (but for a thread's first append: its small record in
+    /// ``ProducerLanes``) and waits only for
     /// another thread's turn at a lane when no other lane has room (see
     /// `ProducerLanes.claim`): when the buffer is full the overflow policy
     /// decides, and the drop is counted.
