@@ -164,6 +164,21 @@ struct PipelineTests {
         #expect(stored.allSatisfy { $0.eventID.version == 7 && $0.context.libraryName == "tally-swift" })
     }
 
+    @Test("AnalyticsContext is a value: a changed copy leaves the original as it was, and equal contexts are equal and hash alike")
+    func contextIsAValue() {
+        let original = AnalyticsContext(userID: "u_1", anonymousID: "a_1", sessionID: "s_1", service: "api")
+        var changed = original
+        changed.userID = "u_2"
+        changed.service = nil
+        #expect(original.userID == "u_1" && original.service == "api")
+        #expect(changed.userID == "u_2" && changed.anonymousID == "a_1" && changed.sessionID == "s_1" && changed.service == nil)
+        #expect(changed != original)
+        var rebuilt = AnalyticsContext(userID: "u_2", anonymousID: "a_1", sessionID: "s_0")
+        rebuilt.sessionID = "s_1"
+        #expect(rebuilt == changed)
+        #expect(Set([rebuilt, changed, original]).count == 2)
+    }
+
     @Test("a full buffer applies the overflow policy and counts what it drops", arguments: [OverflowPolicy.dropNewest, .dropOldest])
     func overflow(policy: OverflowPolicy) async throws {
         let store = MemoryEventStore()
