@@ -141,13 +141,13 @@ struct PipelineTests {
         #expect(try await store.count() == 2)
     }
 
-    @Test("events tracked inside AnalyticsContext carry its user, session and service")
+    @Test("events tracked inside AnalyticsContext carry its user, anonymous id, session and service")
     func taskLocalContext() async throws {
         let store = MemoryEventStore()
         let pipeline = AnalyticsPipeline(configuration: Self.configuration(sink: store))
         let services = RunningServices([pipeline.worker])
 
-        let scope = AnalyticsContext(userID: "u_42", sessionID: "s_7", service: "worker")
+        let scope = AnalyticsContext(userID: "u_42", anonymousID: "a_3", sessionID: "s_7", service: "worker")
         await AnalyticsContext.$current.withValue(scope) {
             pipeline.client.track(.taskStarted(taskID: "t_1"))
             await Task.yield()
@@ -159,6 +159,7 @@ struct PipelineTests {
         let stored = try await store.events(in: Timestamp(microsecondsSinceEpoch: 0)..<Timestamp.now().adding(days: 1), limit: 10)
             .sorted { $0.receivedAt < $1.receivedAt }
         #expect(stored.map(\.userID) == ["u_42", "u_override", nil])
+        #expect(stored.map(\.anonymousID) == ["a_3", "a_3", nil])
         #expect(stored.map(\.sessionID) == ["s_7", "s_7", nil])
         #expect(stored.map(\.service) == ["worker", "worker", "api"])
         #expect(stored.allSatisfy { $0.eventID.version == 7 && $0.context.libraryName == "tally-swift" })

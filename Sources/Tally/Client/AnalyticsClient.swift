@@ -81,7 +81,7 @@ public final class AnalyticsClient: Sendable {
             return
         }
         // The id and the time come from the buffer (see `EventBuffer.append`); the
-        // service and context, unless the scope sets them, from the worker.
+        // worker applies the scope, then the client's service and context.
         buffer.append(tracked: payload, timestamp: timestamp, userID: userID, scope: AnalyticsContext.current)
     }
 

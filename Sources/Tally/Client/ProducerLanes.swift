@@ -36,8 +36,8 @@ import Synchronization
 ///
 /// **Room.** The capacity is shared out among the lanes. A thread whose lane is
 /// full moves on to the next, so one thread alone can fill all of it. Every
-/// lane's memory is allocated, and committed, when the lanes are made, so
-/// `track` never waits for memory.
+/// lane's memory is allocated, and committed, when the lanes are made, so no
+/// `track` pays for paging it in.
 ///
 /// The consumer (the worker) also takes a lane's lock, one lane at a time and
 /// for a chunk of elements at a time (``defaultMoveOutChunk``, a few
@@ -57,8 +57,9 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     /// while the worker holds one; at least 4, at most 16.
     static var defaultLaneCount: Int { Swift.min(16, Swift.max(4, 2 * sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
-    /// A few microseconds' work: what a producer waits at most when the lane the
-    /// worker is taking from holds the only room left.
+    /// A few microseconds' work: how long the worker holds a lane at a time, and
+    /// so about how long a producer waits when that lane holds the only room
+    /// left (see `letWaitingProducersIn`).
     static var defaultMoveOutChunk: Int { 256 }
 
     /// Each lane's lock, tail and (a cache line further on) head, 256 bytes per
@@ -76,6 +77,8 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     private static var headWord: Int { 16 }
     private var roundWord: Int { laneCount * Self.wordsPerLane }
     private var sealedWord: Int { roundWord + 1 }
+    /// How many producers wait for a busy lane that holds the only room left.
+    private var waitingWord: Int { roundWord + 2 }
 
     /// Each lane's slots, read and written only under the lane's lock. A slot is a
     /// ``SlotKey`` and then the element, side by side so that an append writes
@@ -241,11 +244,14 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     /// busy; `nil` if every lane is full. A lane with room that is busy (the
     /// worker taking from it, or another thread's append) is waited for only
     /// while no other lane has room: a buffer with room never drops. The wait
-    /// is the holder's: an append's few instructions, or the worker moving up to
-    /// a write's worth of events out of that lane.
+    /// is the holder's: an append's few instructions, or the worker's hold of one
+    /// chunk of that lane (the waiting count makes it let the producer in before
+    /// its next chunk).
     @inline(__always)
     private func claimFromAnyLane(startingAt preferred: Int, clock: Int, thread: UnsafeMutablePointer<ProducerThread>) -> Claim? {
         var lane = preferred
+        var counted = false
+        defer { if counted { words[waitingWord].subtract(1, ordering: .relaxed) } }
         while true {
             var sawBusyLaneWithRoom = false
             for _ in 0..<laneCount {
@@ -268,6 +274,10 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
                 lane = lane + 1 == laneCount ? 0 : lane + 1
             }
             guard sawBusyLaneWithRoom else { return nil }
+            if !counted {
+                counted = true
+                words[waitingWord].add(1, ordering: .relaxed)
+            }
             sched_yield()
         }
     }
@@ -421,6 +431,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
                     word(Self.headWord, of: run.lane).pointee.store(position, ordering: .sequentiallyConsistent)
                 }
                 unlock(run.lane)
+                if position < end { letWaitingProducersIn() }
             }
         }
         var taken = 0
@@ -449,7 +460,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
         var position = head
         while true {
             let tail = self.tail(lane)
-            let end = Swift.min(tail, position + moveOutChunk, head + max)
+            let end = Swift.min(tail, position + Swift.min(moveOutChunk, max - orders.count))
             while position < end {
                 let key = self.key(lane, position % capacity(lane)).pointee
                 guard key.round <= round else {
@@ -459,16 +470,30 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
                 orders.append(key.order)
                 position += 1
             }
-            if position == tail || position == head + max {
+            if position == tail || orders.count == max {
                 unlock(lane)
-                return (head, orders, position == head + max)
+                return (head, orders, orders.count == max)
             }
             unlock(lane)
+            letWaitingProducersIn()
             lockWaiting(lane)
             guard self.head(lane) == head else {
                 unlock(lane)
                 return (head, orders, true)
             }
+        }
+    }
+
+    /// Between two chunks of a take: gives a producer waiting for a busy lane
+    /// (perhaps the one just let go, the only one with room) a few turns to take
+    /// it before the worker locks a lane again. Unlocked, the lane is free only
+    /// for the few instructions before the next lock, and a waiting producer,
+    /// between two `sched_yield`s, all but never tries it then.
+    private func letWaitingProducersIn() {
+        var turns = 0
+        while turns < 64, words[waitingWord].load(ordering: .relaxed) > 0 {
+            sched_yield()
+            turns += 1
         }
     }
 
