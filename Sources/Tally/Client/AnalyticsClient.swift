@@ -81,7 +81,7 @@ public final class AnalyticsClient: Sendable {
             return
         }
         // The id and the time come from the buffer (see `EventBuffer.append`); the
-        // worker applies the scope, then the client's service and context.
+        // service and context, unless the scope sets them, from the worker.
         buffer.append(tracked: payload, timestamp: timestamp, userID: userID, scope: AnalyticsContext.current)
     }
 

@@ -28,7 +28,7 @@ public struct AnalyticsConfiguration: Sendable {
     /// Defaults to 10 seconds.
     public var flushInterval: Duration = .seconds(10)
     /// How many events the in-memory buffer holds. Defaults to 10,000. Its memory,
-    /// about 200 bytes an event (2 MB by default; strings longer than 15 bytes live
+    /// about 190 bytes an event (2 MB by default; strings longer than 15 bytes live
     /// on the heap), is allocated when the pipeline is made, so `track` never
     /// pages it in.
     public var bufferCapacity: Int = 10_000

@@ -7,9 +7,9 @@ import Darwin
 #endif
 
 /// An event as the buffer holds it. A tracked event leaves out the client's
-/// service and context (`nil`), and keeps its task's ``AnalyticsContext`` as the
-/// one reference it is: the worker puts them in as it takes the event, so
-/// `track` copies no string and touches no reference count but the scope's one.
+/// service and context (`nil`): the worker puts them in as it takes the event, so
+/// `track` never touches a reference count that the worker's core touches too
+/// (each such touch moves a cache line from one core to the other).
 ///
 /// Not copyable, so it is only ever moved: built in its lane slot, moved out by
 /// the worker. (Copyable, the optimizer built it on the stack, copied it — a
@@ -19,29 +19,34 @@ struct BufferedEvent: ~Copyable, Sendable {
     var payload: EventPayload
     var timestamp: Timestamp
     var receivedAt: Timestamp
-    /// `nil`: the scope's service, else the client's.
+    /// `nil`: the client's service.
     var service: String?
-    /// `nil`: the scope's user.
     var userID: String?
     var anonymousID: String?
     var sessionID: String?
     /// `nil`: the client's context.
     var context: EventContext?
-    /// A tracked event's task-local context, applied as the worker takes it.
-    var scope: AnalyticsContext?
 
+    /// The scope's strings are moved out of it, not copied: each copy would be a
+    /// retain now and a release later, on the worker's core.
     init(tracked payload: consuming EventPayload, eventID: EventID, timestamp: Timestamp, receivedAt: Timestamp,
          userID: consuming String?, scope: consuming AnalyticsContext?) {
         self.eventID = eventID
         self.payload = payload
         self.timestamp = timestamp
         self.receivedAt = receivedAt
-        service = nil
-        self.userID = userID
-        anonymousID = nil
-        sessionID = nil
         context = nil
-        self.scope = scope
+        if var scope = consume scope {
+            service = scope.service.take()
+            if let userID { self.userID = userID } else { self.userID = scope.userID.take() }
+            anonymousID = scope.anonymousID.take()
+            sessionID = scope.sessionID.take()
+        } else {
+            service = nil
+            self.userID = userID
+            anonymousID = nil
+            sessionID = nil
+        }
     }
 
     init(stamped event: EnrichedEvent) {
@@ -54,17 +59,12 @@ struct BufferedEvent: ~Copyable, Sendable {
         anonymousID = event.anonymousID
         sessionID = event.sessionID
         context = event.context
-        scope = nil
     }
 
     consuming func enriched(service defaultService: String, context defaultContext: EventContext) -> EnrichedEvent {
-        if let scope {
-            return EnrichedEvent(stamping: payload, eventID: eventID, timestamp: timestamp, receivedAt: receivedAt,
-                                 service: defaultService, userID: userID, scope: scope, context: context ?? defaultContext)
-        }
-        return EnrichedEvent(eventID: eventID, payload: payload, timestamp: timestamp, receivedAt: receivedAt,
-                             service: service ?? defaultService, userID: userID, anonymousID: anonymousID,
-                             sessionID: sessionID, context: context ?? defaultContext)
+        EnrichedEvent(eventID: eventID, payload: payload, timestamp: timestamp, receivedAt: receivedAt,
+                      service: service ?? defaultService, userID: userID, anonymousID: anonymousID,
+                      sessionID: sessionID, context: context ?? defaultContext)
     }
 }
 
