@@ -72,9 +72,9 @@ struct BufferedEvent: ~Copyable, Sendable {
 /// worker (one consumer, async).
 ///
 /// Events live in ``ProducerLanes``: `track` appends to its thread's lane, or
-/// another one when the worker is taking from it. The `Mutex` guards only the sleepers — the worker
-/// waiting for a batch, importers waiting for room — and a producer takes it
-/// only to wake the worker.
+/// another one when the worker is taking from it. The `Mutex` guards only the
+/// sleepers — the worker waiting for a batch, importers waiting for room — and a
+/// producer takes it only to wake the worker.
 final class EventBuffer: Sendable {
     struct Counters: Sendable, Hashable {
         var accepted = 0
@@ -116,7 +116,8 @@ final class EventBuffer: Sendable {
     ///   - lanes: how many lanes (see ``ProducerLanes``); tests pin it.
     ///   - moveOutChunk: how many events a take moves out of a lane per hold of
     ///     its lock (see ``ProducerLanes``); tests make it small.
-    init(capacity: Int, lanes laneCount: Int = ProducerLanes<BufferedEvent>.defaultLaneCount, moveOutChunk: Int = ProducerLanes<BufferedEvent>.defaultMoveOutChunk,
+    init(capacity: Int, lanes laneCount: Int = ProducerLanes<BufferedEvent>.defaultLaneCount,
+         moveOutChunk: Int = ProducerLanes<BufferedEvent>.defaultMoveOutChunk,
          batchSize: Int, overflowPolicy: OverflowPolicy, service: String, context: EventContext) {
         precondition(capacity > 0 && batchSize > 0, "capacity and batch size must be positive")
         lanes = ProducerLanes(capacity: capacity, lanes: laneCount, moveOutChunk: moveOutChunk)
@@ -130,10 +131,9 @@ final class EventBuffer: Sendable {
 
     /// Appends a tracked event, built straight into its slot with its id and
     /// time. Never allocates (but for a thread's first append: its small record in
-    /// ``ProducerLanes``) and waits only for
-    /// another thread's turn at a lane when no other lane has room (see
-    /// `ProducerLanes.claim`): when the buffer is full the overflow policy
-    /// decides, and the drop is counted.
+    /// ``ProducerLanes``) and waits only for another thread's turn at a lane when
+    /// no other lane has room (see `ProducerLanes.claim`): when the buffer is full
+    /// the overflow policy decides, and the drop is counted.
     ///
     /// - Parameter timestamp: when it happened; `nil`: now, as read for its slot.
     /// - Returns: `false` if the event was dropped.
@@ -309,7 +309,7 @@ final class EventBuffer: Sendable {
 
     /// Called by the worker as it stops: `true` if nothing is left, and then the
     /// buffer is closed, so a `track` or `submit` that began before shutdown and
-    /// reaches the ring after this drops its event (and says so) instead of
+    /// reaches the lanes after this drops its event (and says so) instead of
     /// leaving it where no worker will take it.
     func sealIfDrained() -> Bool {
         lanes.sealIfEmpty()

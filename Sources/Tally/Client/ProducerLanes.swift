@@ -63,7 +63,8 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     static var defaultMoveOutChunk: Int { 256 }
 
     /// Each lane's lock, tail and (a cache line further on) head, 256 bytes per
-    /// lane so two lanes never share a line; then the round and the sealed flag.
+    /// lane so two lanes never share a line; then the round, the sealed flag and
+    /// the count of producers waiting for a busy lane.
     /// Tail and head count positions ever appended and taken; only the lane's
     /// lock holder changes them, anyone may read them.
     nonisolated(unsafe) private let words: UnsafeMutablePointer<Atomic<Int>>

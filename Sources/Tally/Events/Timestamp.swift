@@ -19,8 +19,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         self.microsecondsSinceEpoch = Int64((secondsSinceEpoch * 1_000_000).rounded())
     }
 
-    /// The instant `nanoseconds` after the epoch, truncated to the microsecond.
-    public init(nanosecondsSinceEpoch nanoseconds: Int) {
+    /// The instant `nanoseconds` after the epoch, truncated to the microsecond: a
+    /// clock reading, after 1970 (before it, `/` would round toward the epoch).
+    init(nanosecondsSinceEpoch nanoseconds: Int) {
         self.microsecondsSinceEpoch = Int64(nanoseconds / 1_000)
     }
 
