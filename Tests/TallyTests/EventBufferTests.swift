@@ -168,6 +168,15 @@ struct EventBufferTests {
         #expect(taken == Array(0..<capacity))
     }
 
+    @Test("a capacity beyond the machine's memory stops with a message naming bufferCapacity, before allocating")
+    func capacityBeyondMemory() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            _ = ProducerLanes<Int>(capacity: Int.max / 8, lanes: 4)
+        }
+        let message = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(message.contains("lower AnalyticsConfiguration.bufferCapacity"))
+    }
+
     @Test("lanes released with elements still in them destroy each of them once")
     func deinitDestroysWhatIsLeft() {
         let destroyed = Collected<Never>()

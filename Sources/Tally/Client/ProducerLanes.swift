@@ -114,6 +114,7 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
         func roundedUp(_ size: Int, to alignment: Int) -> Int { (size + alignment - 1) / alignment * alignment }
         elementOffset = roundedUp(MemoryLayout<SlotKey>.stride, to: MemoryLayout<Element>.alignment)
         slotStride = roundedUp(elementOffset + MemoryLayout<Element>.stride, to: Self.slotAlignment)
+        Self.checkMemory(forSlots: capacity, of: slotStride)
         for lane in 0..<laneCount {
             let share = capacity / laneCount + (lane < capacity % laneCount ? 1 : 0)
             word(Self.capacityWord, of: lane).pointee.store(share, ordering: .relaxed)
@@ -344,6 +345,20 @@ final class ProducerLanes<Element: ~Copyable & Sendable>: Sendable {
     func publish(_ ticket: Ticket) {
         word(Self.tailWord, of: ticket.lane).pointee.store(ticket.position + 1, ordering: .releasing)
         unlock(ticket.lane)
+    }
+
+    /// Stops with a message that names the setting when the slots would not fit
+    /// in the machine's memory: all of it is committed up front, and otherwise
+    /// the process would be killed for it with nothing said.
+    private static func checkMemory(forSlots count: Int, of stride: Int) {
+        let pages = sysconf(Int32(_SC_PHYS_PAGES)), pageSize = sysconf(Int32(_SC_PAGESIZE))
+        guard pages > 0, pageSize > 0 else { return }
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: stride)
+        let physical = pages.multipliedReportingOverflow(by: pageSize)
+        let available = physical.overflow ? Int.max : physical.partialValue
+        precondition(!overflow && bytes <= available,
+                     "a buffer of \(count) events needs \(overflow ? "more than \(Int.max)" : "\(bytes)") bytes (\(stride) an event), "
+                     + "more than this machine's \(available) bytes of memory: lower AnalyticsConfiguration.bufferCapacity")
     }
 
     /// Memory for `count` slots, every page written once: untouched, the first lap
